@@ -1,0 +1,1 @@
+//! answer (being built).

@@ -1,0 +1,1 @@
+//! The command line: `serve`, `chat`, `kb`, `eval`, `token`.

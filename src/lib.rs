@@ -1,0 +1,28 @@
+//! ventana: an auto-responder for WhatsApp Cloud API and Messenger.
+//!
+//! Meta's webhooks come in through [`http`], are checked and normalized by
+//! [`channels`] and committed to the [`store`] before Meta gets its 200. The
+//! [`pipeline`] worker takes each conversation's new messages in order,
+//! [`triage`] classifies them, [`answer`] replies from the [`knowledge`] base
+//! or [`escalation`] hands the case to a person, and every outbound message
+//! leaves through the outbox and the sender in [`channels::sender`]. The
+//! [`conversation`] module owns the 24-hour window; [`scheduler`] fires the
+//! timers that keep it open. [`startup`] wires it all into one application
+//! that `main` and the tests build the same way.
+
+pub mod answer;
+pub mod channels;
+pub mod cli;
+pub mod config;
+pub mod conversation;
+pub mod escalation;
+pub mod http;
+pub mod knowledge;
+pub mod llm;
+pub mod pipeline;
+pub mod scheduler;
+pub mod startup;
+pub mod store;
+pub mod telemetry;
+pub mod testkit;
+pub mod triage;

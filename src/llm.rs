@@ -1,0 +1,1 @@
+//! OpenAI-compatible LLM client (being built).

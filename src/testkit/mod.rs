@@ -1,0 +1,2 @@
+//! In-process fakes of the outside APIs (Graph API, OpenAI-compatible
+//! server) used by the tests and benchmarks.
