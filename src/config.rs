@@ -152,6 +152,9 @@ pub struct SenderConfig {
     pub pair_burst: u32,
     /// Mark inbound WhatsApp messages as read (with typing indicator) before replying.
     pub mark_read: bool,
+    /// How long a claimed row may stay in flight before it counts as
+    /// interrupted (must exceed the Graph client's request timeout).
+    pub lease_ms: u64,
 }
 
 impl Default for SenderConfig {
@@ -164,6 +167,7 @@ impl Default for SenderConfig {
             pair_interval_ms: 6_000,
             pair_burst: 5,
             mark_read: true,
+            lease_ms: 60_000,
         }
     }
 }

@@ -16,6 +16,7 @@ pub mod cli;
 pub mod config;
 pub mod conversation;
 pub mod escalation;
+pub mod faults;
 pub mod http;
 pub mod knowledge;
 pub mod llm;

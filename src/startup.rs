@@ -1,14 +1,160 @@
 //! Builds the application from a configuration: store, knowledge base,
-//! workers and HTTP server. `main` and the tests go through the same code.
+//! workers and HTTP server. `main` and the tests go through the same code:
+//! [`Application::build`] binds the listener (port 0 in tests) and
+//! [`Application::run_until_stopped`] serves until the shutdown token fires,
+//! then lets in-flight requests and sends finish.
 
-use tokio::sync::Notify;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use tokio::net::TcpListener;
+use tokio::sync::{Notify, broadcast};
+use tokio_util::sync::CancellationToken;
+
+use crate::channels::graph::GraphClient;
+use crate::channels::sender::{Sender, SenderHealth};
+use crate::config::Config;
+use crate::conversation::Clock;
+use crate::http::AppState;
+use crate::knowledge::KnowledgeBase;
+use crate::store::{OutboxRow, Store};
+
+/// How long shutdown waits for workers to finish what they started.
+const WORKER_DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Wake-ups between the parts of the application, so workers react at once
 /// instead of waiting for their next poll.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Signals {
     /// New inbound messages were committed.
     pub inbox: Notify,
     /// New outbox rows were committed.
     pub outbox: Notify,
+    /// Messages "sent" on the local sandbox channel (`ventana chat`).
+    pub sandbox: broadcast::Sender<OutboxRow>,
+}
+
+impl Default for Signals {
+    fn default() -> Self {
+        Self {
+            inbox: Notify::new(),
+            outbox: Notify::new(),
+            sandbox: broadcast::channel(256).0,
+        }
+    }
+}
+
+/// A built application, ready to run.
+pub struct Application {
+    listener: TcpListener,
+    state: AppState,
+    sender: Sender,
+}
+
+impl Application {
+    /// Builds on the system clock.
+    pub async fn build(config: Config) -> anyhow::Result<Application> {
+        Self::build_with_clock(config, Clock::system()).await
+    }
+
+    /// Builds with an injected clock (tests move time instead of sleeping).
+    pub async fn build_with_clock(config: Config, clock: Clock) -> anyhow::Result<Application> {
+        crate::telemetry::metrics_handle();
+        std::fs::create_dir_all(&config.data_dir)
+            .with_context(|| format!("data_dir: cannot create {}", config.data_dir.display()))?;
+        let store = Store::connect(&config.database_url()).await?;
+        let knowledge = KnowledgeBase::open(&config).await?;
+        if config.meta.app_secret.is_none() {
+            tracing::warn!(
+                "no meta.app_secret (VENTANA_META__APP_SECRET): webhook POSTs will be refused until one is configured"
+            );
+        }
+        let graph = Arc::new(GraphClient::from_config(&config.meta)?);
+        let signals = Arc::new(Signals::default());
+        let sender_health = Arc::new(SenderHealth::default());
+        let config = Arc::new(config);
+        let sender = Sender::new(
+            store.clone(),
+            graph,
+            config.sender.clone(),
+            clock.clone(),
+            sender_health.clone(),
+            signals.clone(),
+        );
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("listen: cannot bind {}", config.listen))?;
+        let state = AppState {
+            config,
+            store,
+            knowledge,
+            clock,
+            signals,
+            sender_health,
+        };
+        Ok(Application { listener, state, sender })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().expect("a bound listener has an address")
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    pub fn sender(&self) -> &Sender {
+        &self.sender
+    }
+
+    /// Serves and runs the workers until `shutdown` fires, then stops
+    /// accepting, finishes in-flight requests and sends, and returns.
+    pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        let Application { listener, state, sender } = self;
+        let workers = CancellationToken::new();
+        let mut tasks = tokio::task::JoinSet::new();
+        tasks.spawn(sender.run(workers.clone()));
+        tracing::info!(address = %listener.local_addr()?, "ventana is listening");
+        let app = crate::http::router(state.clone());
+        axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown.cancelled_owned())
+            .await
+            .context("HTTP server")?;
+        tracing::info!("HTTP server stopped; draining workers");
+        workers.cancel();
+        let drained = tokio::time::timeout(WORKER_DRAIN_TIMEOUT, async {
+            while tasks.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            tracing::warn!("workers did not finish in time; stopping anyway");
+        }
+        state.store.close().await;
+        Ok(())
+    }
+}
+
+/// A token cancelled on Ctrl-C or SIGTERM.
+pub fn shutdown_on_signals() -> CancellationToken {
+    let token = CancellationToken::new();
+    let cancel = token.clone();
+    tokio::spawn(async move {
+        let ctrl_c = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        {
+            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                .expect("installing the SIGTERM handler");
+            tokio::select! {
+                _ = ctrl_c => {}
+                _ = term.recv() => {}
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = ctrl_c.await;
+        tracing::info!("shutdown requested");
+        cancel.cancel();
+    });
+    token
 }

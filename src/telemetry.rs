@@ -1,1 +1,45 @@
-//! Tracing and metrics setup.
+//! Tracing and metrics.
+//!
+//! Logs are readable in a terminal by default and JSON in production
+//! (`log_format = "json"`); spans carry conversation and provider ids, and
+//! customers' message text is never logged at info level. Metrics go to one
+//! process-wide Prometheus recorder rendered at `/metrics`.
+
+use std::sync::OnceLock;
+
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use tracing_subscriber::EnvFilter;
+
+use crate::config::LogFormat;
+
+static RECORDER: OnceLock<PrometheusHandle> = OnceLock::new();
+
+/// Acknowledgement latency buckets: the target is milliseconds.
+const ACK_BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+];
+
+/// Installs the metrics recorder once per process and returns its handle.
+pub fn metrics_handle() -> &'static PrometheusHandle {
+    RECORDER.get_or_init(|| {
+        PrometheusBuilder::new()
+            .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), ACK_BUCKETS)
+            .expect("static buckets are valid")
+            .install_recorder()
+            .expect("the metrics recorder is installed once")
+    })
+}
+
+pub fn render_metrics() -> String {
+    metrics_handle().render()
+}
+
+/// Sets up logging; `RUST_LOG` overrides the default `info` level.
+pub fn init_tracing(format: LogFormat) {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
+    let _ = match format {
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        LogFormat::Pretty => builder.compact().try_init(),
+    };
+}

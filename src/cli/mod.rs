@@ -1,1 +1,56 @@
 //! The command line: `serve`, `chat`, `kb`, `eval`, `token`.
+//!
+//! Each subcommand loads the one configuration (`--config FILE` plus
+//! `VENTANA_*` variables) and calls into the library.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::Config;
+use crate::startup::{Application, shutdown_on_signals};
+
+#[derive(Debug, Parser)]
+#[command(name = "ventana", version, about = "Auto-responder for WhatsApp and Messenger")]
+pub struct Cli {
+    /// TOML configuration file; `VENTANA_*` environment variables override it.
+    #[arg(long, global = true, env = "VENTANA_CONFIG")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the service (the default).
+    Serve,
+    /// API tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Print the SHA-256 to put in `[[auth.tokens]]` for a bearer token.
+    Hash { token: String },
+}
+
+/// Runs the parsed command line.
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let config = Config::load(cli.config.as_deref())?;
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(config).await,
+        Command::Token(TokenCommand::Hash { token }) => {
+            println!("{}", crate::http::auth::hash_token(&token));
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<ExitCode> {
+    crate::telemetry::init_tracing(config.log_format);
+    let app = Application::build(config).await?;
+    app.run_until_stopped(shutdown_on_signals()).await?;
+    Ok(ExitCode::SUCCESS)
+}

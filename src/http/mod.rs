@@ -4,13 +4,27 @@
 
 pub mod auth;
 pub mod error;
+pub mod health;
+pub mod webhooks;
 
 use std::sync::Arc;
+use std::time::Duration;
 
+use axum::Router;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::channels::sender::SenderHealth;
 use crate::config::Config;
 use crate::conversation::Clock;
 use crate::knowledge::KnowledgeBase;
+use crate::startup::Signals;
 use crate::store::Store;
+
+/// Every request gets an answer within this time; webhooks answer in
+/// milliseconds, so only a stuck database would reach it.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// What every handler can reach.
 #[derive(Clone)]
@@ -19,5 +33,20 @@ pub struct AppState {
     pub store: Store,
     pub knowledge: Arc<KnowledgeBase>,
     pub clock: Clock,
-    pub signals: Arc<crate::startup::Signals>,
+    pub signals: Arc<Signals>,
+    pub sender_health: Arc<SenderHealth>,
+}
+
+/// The whole application router.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .merge(health::router())
+        .merge(webhooks::router())
+        .with_state(state)
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            REQUEST_TIMEOUT,
+        ))
+        .layer(CatchPanicLayer::new())
+        .layer(TraceLayer::new_for_http())
 }

@@ -1,0 +1,256 @@
+//! The sender worker: delivers outbox rows through the Graph API.
+//!
+//! At most one successful send per row (Meta's message id is recorded; a row
+//! whose sender died mid-request is never sent again, see
+//! [`crate::store::OutboxState::Unknown`]). Retryable errors back off
+//! exponentially with jitter; per-customer pacing keeps under Meta's pair
+//! rate limit; permanent errors are recorded with code and details; window
+//! errors mark the conversation's window closed; token and policy errors halt
+//! all sending and show in `/readyz`.
+
+use std::sync::Arc;
+use std::time::Duration as StdDuration;
+
+use chrono::{DateTime, Duration, Utc};
+use rand::Rng;
+use tokio::sync::RwLock;
+use tokio_util::sync::CancellationToken;
+
+use super::graph::{ErrorClass, GraphClient, GraphError};
+use super::model::Channel;
+use super::outbound::OutboundBody;
+use crate::config::SenderConfig;
+use crate::conversation::Clock;
+use crate::startup::Signals;
+use crate::store::{OutboxRow, OutboxState, SendFailure, Store};
+
+/// Longest a claimed row may stay `sending`. Longer than the Graph client's
+/// request timeout, so a live sender always finishes first.
+pub const DEFAULT_LEASE: Duration = Duration::seconds(60);
+/// Poll interval when nothing signals new work (other instances, due retries).
+const IDLE_POLL: StdDuration = StdDuration::from_millis(500);
+
+/// Whether sending is halted (token expired, policy block) and why.
+#[derive(Debug, Default)]
+pub struct SenderHealth {
+    halted: RwLock<Option<String>>,
+}
+
+impl SenderHealth {
+    pub async fn halted(&self) -> Option<String> {
+        self.halted.read().await.clone()
+    }
+
+    async fn halt(&self, reason: String) {
+        tracing::error!(%reason, "sending halted: fix the cause and restart ventana");
+        *self.halted.write().await = Some(reason);
+    }
+}
+
+/// What happened to one claimed row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SendOutcome {
+    Sent,
+    Retrying,
+    Paced,
+    Failed,
+    WindowClosed,
+    Halted,
+}
+
+#[derive(Clone)]
+pub struct Sender {
+    store: Store,
+    graph: Arc<GraphClient>,
+    config: SenderConfig,
+    clock: Clock,
+    health: Arc<SenderHealth>,
+    signals: Arc<Signals>,
+    lease: Duration,
+}
+
+impl Sender {
+    pub fn new(
+        store: Store,
+        graph: Arc<GraphClient>,
+        config: SenderConfig,
+        clock: Clock,
+        health: Arc<SenderHealth>,
+        signals: Arc<Signals>,
+    ) -> Self {
+        let lease = Duration::milliseconds(config.lease_ms as i64);
+        Self { store, graph, config, clock, health, signals, lease }
+    }
+
+    /// Runs until `shutdown`; in-flight sends finish before it returns.
+    pub async fn run(self, shutdown: CancellationToken) {
+        loop {
+            if shutdown.is_cancelled() {
+                break;
+            }
+            let worked = match self.run_once().await {
+                Ok(n) => n,
+                Err(e) => {
+                    tracing::error!(error = ?e, "sender iteration failed");
+                    0
+                }
+            };
+            if worked > 0 {
+                continue;
+            }
+            let sleep = self.idle_sleep().await;
+            tokio::select! {
+                _ = shutdown.cancelled() => break,
+                _ = self.signals.outbox.notified() => {}
+                _ = tokio::time::sleep(sleep) => {}
+            }
+        }
+        tracing::info!("sender stopped");
+    }
+
+    async fn idle_sleep(&self) -> StdDuration {
+        if self.clock.is_manual() {
+            return IDLE_POLL;
+        }
+        match self.store.next_outbox_due().await {
+            Ok(Some(due)) => (due - self.clock.now()).to_std().unwrap_or_default().clamp(StdDuration::from_millis(5), IDLE_POLL),
+            _ => IDLE_POLL,
+        }
+    }
+
+    /// Claims the due rows and sends them concurrently; returns how many
+    /// rows were handled. Tests call this to drain the outbox deterministically.
+    pub async fn run_once(&self) -> anyhow::Result<usize> {
+        let now = self.clock.now();
+        for id in self.store.expire_stale_sends(now).await? {
+            metrics::counter!("ventana_outbox_unknown_total").increment(1);
+            tracing::error!(outbox_id = id, "a send was interrupted mid-request; not retried to avoid a duplicate");
+        }
+        if self.health.halted().await.is_some() {
+            return Ok(0);
+        }
+        let rows = self
+            .store
+            .claim_outbox(now, self.config.concurrency.max(1) as i64, self.lease)
+            .await?;
+        let count = rows.len();
+        let mut tasks = tokio::task::JoinSet::new();
+        for row in rows {
+            let sender = self.clone();
+            tasks.spawn(async move {
+                let id = row.id;
+                if let Err(e) = sender.deliver(row).await {
+                    tracing::error!(outbox_id = id, error = ?e, "could not record a send result");
+                }
+            });
+        }
+        while tasks.join_next().await.is_some() {}
+        Ok(count)
+    }
+
+    /// Sends one claimed row and records the result.
+    pub async fn deliver(&self, row: OutboxRow) -> anyhow::Result<SendOutcome> {
+        let span = tracing::info_span!(
+            "send",
+            outbox_id = row.id,
+            conversation_id = row.conversation_id,
+            channel = row.message.channel.as_str(),
+            kind = row.message.body.kind()
+        );
+        let _enter = span.enter();
+        if let Some(until) = self.pacing_delay(&row).await? {
+            self.store.release(row.id, until).await?;
+            return Ok(SendOutcome::Paced);
+        }
+        if row.message.channel == Channel::Sandbox {
+            let now = self.clock.now();
+            self.store.mark_sent(&row, Some(&format!("sandbox-{}", row.id)), now).await?;
+            let _ = self.signals.sandbox.send(row.clone());
+            return Ok(SendOutcome::Sent);
+        }
+        let result = self.graph.send(&row.message).await;
+        crate::faults::crash_point("sender-after-send");
+        let now = self.clock.now();
+        match result {
+            Ok(receipt) => {
+                self.store.mark_sent(&row, receipt.provider_message_id.as_deref(), now).await?;
+                metrics::counter!("ventana_outbox_sent_total", "channel" => row.message.channel.as_str()).increment(1);
+                tracing::info!(provider_message_id = receipt.provider_message_id.as_deref(), "sent");
+                Ok(SendOutcome::Sent)
+            }
+            Err(error) => self.record_failure(&row, error, now).await,
+        }
+    }
+
+    async fn record_failure(&self, row: &OutboxRow, error: GraphError, now: DateTime<Utc>) -> anyhow::Result<SendOutcome> {
+        let failure = SendFailure {
+            code: error.code,
+            subcode: error.subcode,
+            detail: error.describe(),
+        };
+        let code_label = error.code.map(|c| c.to_string()).unwrap_or_else(|| format!("http_{}", error.http_status.unwrap_or(0)));
+        match error.class {
+            ErrorClass::Retryable { retry_after } if (row.attempts as u32) < self.config.max_attempts => {
+                let delay = retry_after
+                    .and_then(|d| Duration::from_std(d).ok())
+                    .unwrap_or_else(|| self.backoff(row.attempts as u32, error.code));
+                tracing::warn!(code = %code_label, attempt = row.attempts, retry_in_ms = delay.num_milliseconds(), "send failed, retrying");
+                self.store.reschedule(row.id, now + delay, &failure).await?;
+                Ok(SendOutcome::Retrying)
+            }
+            ErrorClass::TokenInvalid | ErrorClass::PolicyBlocked => {
+                self.store.release(row.id, now).await?;
+                self.health
+                    .halt(format!("Graph API error {code_label} on {}: {}", row.message.channel, error.short_message()))
+                    .await;
+                metrics::counter!("ventana_outbox_failed_total", "code" => code_label).increment(1);
+                Ok(SendOutcome::Halted)
+            }
+            ErrorClass::WindowClosed => {
+                tracing::warn!(code = %code_label, "window closed: a template is needed");
+                self.store.fail(row, OutboxState::WindowClosed, &failure, now).await?;
+                metrics::counter!("ventana_outbox_failed_total", "code" => code_label).increment(1);
+                Ok(SendOutcome::WindowClosed)
+            }
+            ErrorClass::Retryable { .. } | ErrorClass::Permanent => {
+                tracing::error!(code = %code_label, detail = %failure.detail, "send failed permanently");
+                self.store.fail(row, OutboxState::Failed, &failure, now).await?;
+                metrics::counter!("ventana_outbox_failed_total", "code" => code_label).increment(1);
+                Ok(SendOutcome::Failed)
+            }
+        }
+    }
+
+    /// Exponential backoff with jitter; Meta's pair rate limit (131056)
+    /// waits at least one pacing interval.
+    fn backoff(&self, attempt: u32, code: Option<i64>) -> Duration {
+        let exp = self
+            .config
+            .backoff_base_ms
+            .saturating_mul(1_u64 << attempt.saturating_sub(1).min(20))
+            .min(self.config.backoff_max_ms);
+        let jittered = rand::rng().random_range(exp / 2..=exp.max(1));
+        let floor = if code == Some(131056) { self.config.pair_interval_ms } else { 0 };
+        Duration::milliseconds(jittered.max(floor) as i64)
+    }
+
+    /// Per-customer pacing: once `pair_burst` messages went to one customer
+    /// within `pair_burst × pair_interval`, the next waits.
+    async fn pacing_delay(&self, row: &OutboxRow) -> anyhow::Result<Option<DateTime<Utc>>> {
+        if matches!(row.message.body, OutboundBody::MarkRead { .. }) || row.message.channel == Channel::Sandbox {
+            return Ok(None);
+        }
+        let burst = self.config.pair_burst.max(1) as i64;
+        let span = Duration::milliseconds(self.config.pair_interval_ms as i64 * burst);
+        let now = self.clock.now();
+        let recent = self
+            .store
+            .recent_sends_to(row.message.channel.as_str(), &row.message.recipient, now - span, burst)
+            .await?;
+        if (recent.len() as i64) < burst {
+            return Ok(None);
+        }
+        let oldest = recent.last().copied().unwrap_or(now);
+        Ok(Some(oldest + span))
+    }
+}

@@ -1,0 +1,8 @@
+//! The integration suite: the real application on port 0, driven over HTTP
+//! like Meta, agents and editors drive it, against fakes of the outside APIs.
+
+mod helpers;
+mod payloads;
+
+mod intake;
+mod outbox;
