@@ -1,1 +1,112 @@
-//! triage (being built).
+//! Triage: is this customer turn a question the knowledge base answers
+//! (`faq`), something that needs a person now (`urgent`), or something that
+//! needs a person but is not time-critical (`human`)?
+//!
+//! The default classifier is rule-based ([`rules`]): multilingual cue
+//! families (Spanish, Portuguese, English) for urgency and for needing a
+//! person, combined with the retrieval result (an article flagged
+//! `escalate`, or no article confident enough, sends the turn to a person).
+//! The labelling order is the one the evaluation set uses: urgent first,
+//! then human, then faq. With an LLM configured, [`llm`] asks the model for
+//! a structured verdict and keeps the rules as fall-back and as a safety
+//! floor. [`metrics`] scores predictions against labelled cases.
+
+pub mod cues;
+#[cfg(test)]
+mod dev_set;
+pub mod lang;
+pub mod llm;
+pub mod metrics;
+pub mod normalize;
+pub mod rules;
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+pub use lang::{Lang, detect_language};
+pub use rules::{RetrievalPolicy, classify_with_rules};
+
+/// The three triage classes, in labelling priority order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TriageClass {
+    /// The knowledge base answers it (including greetings and thanks).
+    Faq,
+    /// A person must act or decide, not time-critical.
+    Human,
+    /// Money or security at risk now, a physical hazard, or a same-day
+    /// deadline that causes a loss.
+    Urgent,
+}
+
+impl TriageClass {
+    pub const ALL: [TriageClass; 3] = [TriageClass::Faq, TriageClass::Urgent, TriageClass::Human];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TriageClass::Faq => "faq",
+            TriageClass::Urgent => "urgent",
+            TriageClass::Human => "human",
+        }
+    }
+
+    /// Whether the class hands the conversation to a person.
+    pub fn needs_person(self) -> bool {
+        matches!(self, TriageClass::Urgent | TriageClass::Human)
+    }
+}
+
+impl fmt::Display for TriageClass {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for TriageClass {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "faq" => Ok(TriageClass::Faq),
+            "urgent" => Ok(TriageClass::Urgent),
+            "human" => Ok(TriageClass::Human),
+            other => Err(format!("unknown triage class {other:?}")),
+        }
+    }
+}
+
+/// Which classifier produced a verdict.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TriageSource {
+    Rules,
+    Llm,
+    /// The LLM answered, but a hard rule cue overrode it (safety floor).
+    LlmOverriddenByRules,
+}
+
+/// What a turn contains when it is only social talk: no question at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SmallTalk {
+    Greeting,
+    Thanks,
+    /// "ok", "vale", "listo", an emoji alone.
+    Acknowledgement,
+}
+
+/// A triage verdict, stored by the pipeline next to the message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Triage {
+    pub class: TriageClass,
+    /// Confidence in [0, 1].
+    pub confidence: f32,
+    pub lang: Lang,
+    /// Short, human-readable reason, e.g. `urgent: unauthorised charge cue`.
+    pub reason: String,
+    pub source: TriageSource,
+    /// Set when the turn is only a greeting, thanks or "ok".
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub small_talk: Option<SmallTalk>,
+}
