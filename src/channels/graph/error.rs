@@ -96,9 +96,10 @@ pub struct GraphError {
     /// `error_subcode`.
     pub subcode: Option<i64>,
     pub message: String,
-    /// `error_data.details`.
-    pub details: Option<String>,
-    pub fbtrace_id: Option<String>,
+    /// `error_data.details`. Boxed strings keep the error small, as it
+    /// travels in every `Result` of the send path.
+    pub details: Option<Box<str>>,
+    pub fbtrace_id: Option<Box<str>>,
     pub class: ErrorClass,
 }
 
@@ -140,8 +141,8 @@ impl GraphError {
             code: error.code,
             subcode: error.error_subcode,
             message: error.message.unwrap_or_else(|| format!("HTTP {status}")),
-            details: error.error_data.and_then(|d| d.details),
-            fbtrace_id: error.fbtrace_id,
+            details: error.error_data.and_then(|d| d.details).map(Box::from),
+            fbtrace_id: error.fbtrace_id.map(Box::from),
             class,
         }
     }
@@ -225,7 +226,8 @@ mod tests {
 
     #[test]
     fn classification_table() {
-        let cases: &[(Option<u16>, Option<i64>, Option<i64>, ErrorClass)] = &[
+        type Case = (Option<u16>, Option<i64>, Option<i64>, ErrorClass);
+        let cases: &[Case] = &[
             (Some(400), Some(131047), None, ErrorClass::WindowClosed),
             (Some(400), Some(10), Some(2018278), ErrorClass::WindowClosed),
             (Some(400), Some(10), None, ErrorClass::Permanent),
