@@ -5,7 +5,7 @@ use serde_json::Value;
 
 use super::{Context, Envelope, attachments, referral_of, synthetic_id};
 use crate::channels::model::{Direction, Event, Forwarded, InboundMessage, MessageKind};
-use crate::channels::parse::{malformed, str_at, string_at};
+use crate::channels::parse::{malformed, str_at, string_at, unknown};
 
 /// What the event says, independent of its envelope.
 struct Content {
@@ -22,10 +22,17 @@ pub(super) fn message(ctx: &Context, envelope: &Envelope, item: &Value) -> Event
     let Some(id) = string_at(message, "mid") else {
         return malformed(ctx.channel, ctx.page_id(item), "message_without_mid", item);
     };
-    let is_echo = message
-        .get("is_echo")
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
+    let flag = |key: &str| message.get(key).and_then(Value::as_bool).unwrap_or(false);
+    // Instagram "unsend": nothing to read or answer, but worth keeping.
+    if flag("is_deleted") {
+        return unknown(
+            ctx.channel,
+            ctx.page_id(item),
+            "messaging:message_deleted",
+            item,
+        );
+    }
+    let is_echo = flag("is_echo");
     let quick_reply = message
         .get("quick_reply")
         .and_then(|q| string_at(q, "payload"));
@@ -34,8 +41,9 @@ pub(super) fn message(ctx: &Context, envelope: &Envelope, item: &Value) -> Event
         (Some(_), _) => MessageKind::Interactive,
         (None, Some(attachment)) => attachment_kind(attachment),
         (None, None) if message.get("text").is_some() => MessageKind::Text,
-        (None, None) if message.get("is_unsupported").is_some() => MessageKind::Unsupported,
-        (None, None) => MessageKind::Other("message".to_owned()),
+        // No text and no attachment (`is_unsupported`, or a shape Meta has
+        // not documented): nothing a reply could answer.
+        (None, None) => MessageKind::Unsupported,
     };
     let text = string_at(message, "text").or_else(|| attachment.and_then(attachment_title));
     let content = Content {

@@ -208,7 +208,7 @@ fn instagram() {
         "../../../tests/fixtures/meta/ms_instagram.json"
     ));
     let all = messages(&events);
-    assert_eq!(all.len(), 2);
+    assert_eq!(all.len(), 3);
     assert!(all.iter().all(|m| m.channel == Channel::Instagram
         && m.business_id == "17841400008460056"
         && m.customer.id == "1253467891234567"));
@@ -218,6 +218,12 @@ fn instagram() {
         all[1].raw["message"]["attachments"][0]["type"],
         "story_mention"
     );
+    assert_eq!(all[2].kind, MessageKind::Unsupported);
+    assert!(!all[2].triggers_reply());
+    let deleted = unknowns(&events);
+    assert_eq!(deleted.len(), 1);
+    assert_eq!(deleted[0].kind, "messaging:message_deleted");
+    assert_eq!(deleted[0].channel, Channel::Instagram);
 }
 
 #[test]
