@@ -1,1 +1,349 @@
-//! answer (being built).
+//! Answering: one entry point, [`Bot::respond`], used by the pipeline
+//! worker, `ventana kb ask`, `ventana chat` and `ventana eval`.
+//!
+//! For each customer turn the bot retrieves once (the turn, or a short
+//! follow-up together with the previous customer turn), triages with the
+//! shared hits (rules, or the LLM with rules as floor and fall-back), and
+//! builds the reply: an answer from the best passage (LLM-written and
+//! grounding-checked when an LLM is configured, extractive otherwise), a
+//! short greeting, or an acknowledgement that a person will follow up. The
+//! [`Decision`] says whether and why to escalate and to which queue.
+//!
+//! Customer text is data, never instructions: it only ever reaches a model
+//! inside delimited blocks, replies are built from the knowledge base and
+//! templates, and the bot keeps no state between calls.
+
+pub mod context;
+pub mod extractive;
+pub mod generate;
+pub mod grounding;
+pub mod prompts;
+mod reply;
+#[cfg(test)]
+mod tests;
+
+use std::sync::Arc;
+
+use serde::Serialize;
+
+use crate::channels::model::Channel;
+use crate::knowledge::{Hit, KnowledgeBase};
+use crate::llm::LlmClient;
+use crate::triage::{self, Lang, RetrievalPolicy, Triage, TriageClass, detect_language};
+pub use context::{QueryScope, Speaker, Turn};
+pub use prompts::Prompts;
+
+/// Where passages come from; implemented by [`KnowledgeBase`] and by test
+/// fakes.
+#[async_trait::async_trait]
+pub trait Retriever: Send + Sync {
+    /// Top passages for `query`, best first.
+    async fn search(&self, query: &str, limit: usize) -> anyhow::Result<Vec<Hit>>;
+}
+
+#[async_trait::async_trait]
+impl Retriever for KnowledgeBase {
+    async fn search(&self, query: &str, limit: usize) -> anyhow::Result<Vec<Hit>> {
+        KnowledgeBase::search(self, query, limit).await
+    }
+}
+
+/// Tuning for the bot.
+#[derive(Debug, Clone, Serialize)]
+pub struct BotSettings {
+    /// Passages retrieved per turn.
+    pub top_k: usize,
+    pub policy: RetrievalPolicy,
+    /// Chat-sized reply length (characters), below the channel's limit.
+    pub reply_chars: usize,
+}
+
+impl Default for BotSettings {
+    fn default() -> Self {
+        Self {
+            top_k: 5,
+            policy: RetrievalPolicy::default(),
+            reply_chars: extractive::DEFAULT_REPLY_CHARS,
+        }
+    }
+}
+
+/// One customer turn to respond to.
+#[derive(Debug, Clone, Copy)]
+pub struct Inbound<'a> {
+    pub text: &'a str,
+    /// Previous turns of this conversation only, oldest first.
+    pub history: &'a [Turn],
+    pub channel: Channel,
+    /// When a person will answer, already phrased for the customer (e.g.
+    /// "antes de las 11:00"), from the escalation module; `None` uses the
+    /// template's default ("lo antes posible").
+    pub expected_answer_time: Option<&'a str>,
+}
+
+/// What kind of message the reply is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReplyKind {
+    /// Built from knowledge-base passages.
+    Answer,
+    /// Greeting, thanks or "ok" reply.
+    Greeting,
+    /// A person will follow up.
+    Acknowledgement,
+}
+
+/// How the answer text was produced.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AnswerSource {
+    Template,
+    Extractive,
+    Llm,
+    /// The LLM answer failed a check; the extractive reply was sent.
+    ExtractiveAfterLlm,
+}
+
+/// The message to send.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Reply {
+    pub kind: ReplyKind,
+    pub text: String,
+    /// Articles the text was built from, most relevant first.
+    pub article_ids: Vec<String>,
+    pub source: AnswerSource,
+}
+
+/// Why a person must take over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EscalationReason {
+    Urgent,
+    /// A cue says a person must act (request, claim, threat...).
+    NeedsPerson,
+    /// The answering article is flagged `escalate: true`.
+    ArticleRequiresPerson,
+    /// No article is confident enough.
+    LowConfidence,
+}
+
+/// Whether to hand the conversation to a person.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(tag = "escalate", rename_all = "snake_case")]
+pub enum Escalation {
+    No,
+    Yes { reason: EscalationReason },
+}
+
+/// Everything the pipeline needs to act on one turn.
+#[derive(Debug, Clone, Serialize)]
+pub struct Decision {
+    pub triage: Triage,
+    /// The passages retrieved (shared by triage and answering).
+    pub hits: Vec<Hit>,
+    pub query_scope: QueryScope,
+    pub reply: Reply,
+    pub escalation: Escalation,
+    /// The human queue named by the relevant article, if any.
+    pub queue: Option<String>,
+}
+
+impl Decision {
+    pub fn is_escalated(&self) -> bool {
+        matches!(self.escalation, Escalation::Yes { .. })
+    }
+
+    /// The article an answer was built from (for evaluation), if the reply
+    /// is an answer.
+    pub fn answered_article(&self) -> Option<&str> {
+        match self.reply.kind {
+            ReplyKind::Answer => self.reply.article_ids.first().map(String::as_str),
+            _ => None,
+        }
+    }
+}
+
+/// The responder: prompts, optional LLM, settings. Cheap to clone; holds no
+/// per-conversation state.
+#[derive(Debug, Clone)]
+pub struct Bot {
+    prompts: Arc<Prompts>,
+    llm: Option<Arc<LlmClient>>,
+    settings: BotSettings,
+}
+
+impl Bot {
+    pub fn new(prompts: Prompts, llm: Option<LlmClient>, settings: BotSettings) -> Self {
+        Self {
+            prompts: Arc::new(prompts),
+            llm: llm.map(Arc::new),
+            settings,
+        }
+    }
+
+    /// The bot as configured: prompts from `prompts_dir`, the LLM if
+    /// `llm.base_url` is set, `retrieval.top_k`.
+    pub fn from_config(config: &crate::config::Config) -> anyhow::Result<Self> {
+        let prompts = Prompts::load(&config.prompts_dir)?;
+        let llm = LlmClient::from_config(&config.llm)?;
+        let settings = BotSettings {
+            top_k: config.retrieval.top_k,
+            ..BotSettings::default()
+        };
+        Ok(Self::new(prompts, llm, settings))
+    }
+
+    pub fn settings(&self) -> &BotSettings {
+        &self.settings
+    }
+
+    /// Triage and reply for one customer turn.
+    pub async fn respond(&self, retriever: &dyn Retriever, inbound: &Inbound<'_>) -> Decision {
+        let lang = detect_language(&context::language_sample(inbound.text, inbound.history));
+        let signals = triage::cues::scan(inbound.text);
+        let (query, query_scope) = context::retrieval_query(inbound.text, inbound.history);
+        let hits = if signals.small_talk.is_some() {
+            Vec::new()
+        } else {
+            match retriever.search(&query, self.settings.top_k).await {
+                Ok(hits) => hits,
+                Err(error) => {
+                    metrics::counter!("ventana_retrieval_errors_total").increment(1);
+                    tracing::warn!(%error, "retrieval failed; treating the turn as not covered");
+                    Vec::new()
+                }
+            }
+        };
+        let mut verdict = triage::decide(&signals, lang, &hits, &self.settings.policy);
+        if let Some(llm) = &self.llm {
+            let history = context::render_history(inbound.history);
+            verdict = triage::llm::classify_with_llm(
+                llm,
+                &self.prompts,
+                inbound.text,
+                &history,
+                &hits,
+                verdict,
+            )
+            .await;
+        }
+        let confident: Vec<&Hit> = hits
+            .iter()
+            .filter(|h| h.score >= self.settings.policy.min_confidence)
+            .collect();
+        let (reply, escalation) = self.reply_for(&verdict, &confident, inbound).await;
+        let queue = match escalation {
+            Escalation::Yes { .. } => confident.first().and_then(|h| h.queue.clone()),
+            Escalation::No => None,
+        };
+        Decision {
+            triage: verdict,
+            hits,
+            query_scope,
+            reply,
+            escalation,
+            queue,
+        }
+    }
+
+    async fn reply_for(
+        &self,
+        verdict: &Triage,
+        confident: &[&Hit],
+        inbound: &Inbound<'_>,
+    ) -> (Reply, Escalation) {
+        let composer = reply::Composer::new(
+            &self.prompts,
+            verdict.lang,
+            inbound,
+            self.settings.reply_chars,
+        );
+        let escalate = |reason| Escalation::Yes { reason };
+        match (verdict.class, confident.first()) {
+            (TriageClass::Faq, _) if verdict.small_talk.is_some() => (
+                composer.small_talk(verdict.small_talk.unwrap_or(triage::SmallTalk::Greeting)),
+                Escalation::No,
+            ),
+            (TriageClass::Urgent, _) => (
+                composer.acknowledgement(EscalationReason::Urgent),
+                escalate(EscalationReason::Urgent),
+            ),
+            // The article's topic always needs a person: share it and escalate.
+            (TriageClass::Human, Some(top)) if top.escalate => (
+                composer.escalated_answer(top),
+                escalate(EscalationReason::ArticleRequiresPerson),
+            ),
+            (TriageClass::Human, _) if verdict.basis == triage::Basis::LowConfidence => (
+                composer.acknowledgement(EscalationReason::LowConfidence),
+                escalate(EscalationReason::LowConfidence),
+            ),
+            (TriageClass::Human, _) => (
+                composer.acknowledgement(EscalationReason::NeedsPerson),
+                escalate(EscalationReason::NeedsPerson),
+            ),
+            (TriageClass::Faq, Some(top)) if top.escalate => (
+                composer.escalated_answer(top),
+                escalate(EscalationReason::ArticleRequiresPerson),
+            ),
+            (TriageClass::Faq, Some(_)) => (
+                self.answer(verdict.lang, confident, inbound, &composer)
+                    .await,
+                Escalation::No,
+            ),
+            (TriageClass::Faq, None) => (
+                composer.acknowledgement(EscalationReason::LowConfidence),
+                escalate(EscalationReason::LowConfidence),
+            ),
+        }
+    }
+
+    /// The answer from the confident passages: LLM-written and checked when
+    /// configured, extractive otherwise or on any failure.
+    async fn answer(
+        &self,
+        lang: Lang,
+        confident: &[&Hit],
+        inbound: &Inbound<'_>,
+        composer: &reply::Composer<'_>,
+    ) -> Reply {
+        let Some(llm) = &self.llm else {
+            return composer.extractive_answer(confident[0], AnswerSource::Extractive);
+        };
+        let passages: Vec<&Hit> = confident
+            .iter()
+            .take(generate::MAX_PASSAGES)
+            .copied()
+            .collect();
+        match generate::generate(
+            llm,
+            &self.prompts,
+            lang,
+            inbound.text,
+            inbound.history,
+            &passages,
+            composer.max_chars(),
+        )
+        .await
+        {
+            Ok(text) => {
+                let mut ids: Vec<String> = Vec::new();
+                for hit in &passages {
+                    if !ids.contains(&hit.article_id) {
+                        ids.push(hit.article_id.clone());
+                    }
+                }
+                Reply {
+                    kind: ReplyKind::Answer,
+                    text,
+                    article_ids: ids,
+                    source: AnswerSource::Llm,
+                }
+            }
+            Err(rejected) => {
+                crate::llm::record_fallback("answer", rejected.reason());
+                tracing::debug!(%rejected, "llm answer rejected; sending the extractive reply");
+                composer.extractive_answer(confident[0], AnswerSource::ExtractiveAfterLlm)
+            }
+        }
+    }
+}

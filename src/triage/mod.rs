@@ -26,7 +26,7 @@ use std::str::FromStr;
 use serde::{Deserialize, Serialize};
 
 pub use lang::{Lang, detect_language};
-pub use rules::{RetrievalPolicy, classify_with_rules};
+pub use rules::{RetrievalPolicy, classify_with_rules, decide};
 
 /// The three triage classes, in labelling priority order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -86,6 +86,25 @@ pub enum TriageSource {
     LlmOverriddenByRules,
 }
 
+/// What a verdict rests on; the pipeline stores it with the reason and the
+/// LLM merge uses it to decide which rule verdicts are a safety floor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Basis {
+    /// An urgency or needs-a-person cue in the text.
+    Cue,
+    /// Greeting, thanks or "ok" alone.
+    SmallTalk,
+    /// A confident article answers it.
+    Article,
+    /// The confident top article is flagged `escalate`.
+    EscalateArticle,
+    /// No article is confident enough.
+    LowConfidence,
+    /// The LLM's verdict.
+    Model,
+}
+
 /// What a turn contains when it is only social talk: no question at all.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -106,6 +125,7 @@ pub struct Triage {
     /// Short, human-readable reason, e.g. `urgent: unauthorised charge cue`.
     pub reason: String,
     pub source: TriageSource,
+    pub basis: Basis,
     /// Set when the turn is only a greeting, thanks or "ok".
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub small_talk: Option<SmallTalk>,

@@ -9,7 +9,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::cues::{Cue, Signals, scan};
-use super::{Lang, Triage, TriageClass, TriageSource, detect_language};
+use super::{Basis, Lang, Triage, TriageClass, TriageSource, detect_language};
 use crate::knowledge::Hit;
 
 /// How retrieval confidence feeds triage.
@@ -126,29 +126,35 @@ fn uncovered_request(s: &Signals) -> Option<&'static str> {
 
 /// Applies the labelling order to the signals and retrieval result.
 pub fn decide(s: &Signals, lang: Lang, hits: &[Hit], policy: &RetrievalPolicy) -> Triage {
-    let verdict = |class, confidence: f32, reason: String| Triage {
+    let verdict = |class, confidence: f32, reason: String, basis| Triage {
         class,
         confidence: confidence.clamp(0.0, 1.0),
         lang,
         reason,
         source: TriageSource::Rules,
+        basis,
         small_talk: None,
     };
     if let Some(reason) = urgent_reason(s) {
-        return verdict(TriageClass::Urgent, 0.9, reason.to_owned());
+        return verdict(TriageClass::Urgent, 0.9, reason.to_owned(), Basis::Cue);
     }
     if let Some(reason) = human_reason(s) {
-        return verdict(TriageClass::Human, 0.85, reason.to_owned());
+        return verdict(TriageClass::Human, 0.85, reason.to_owned(), Basis::Cue);
     }
     let top = hits.first();
     let top_score = top.map_or(0.0, |h| h.score);
     if let Some(reason) = uncovered_request(s)
         && top_score < policy.covered_override
     {
-        return verdict(TriageClass::Human, 0.7, reason.to_owned());
+        return verdict(TriageClass::Human, 0.7, reason.to_owned(), Basis::Cue);
     }
     if let Some(kind) = s.small_talk {
-        let mut t = verdict(TriageClass::Faq, 0.95, "faq: small talk".to_owned());
+        let mut t = verdict(
+            TriageClass::Faq,
+            0.95,
+            "faq: small talk".to_owned(),
+            Basis::SmallTalk,
+        );
         t.small_talk = Some(kind);
         return t;
     }
@@ -157,16 +163,19 @@ pub fn decide(s: &Signals, lang: Lang, hits: &[Hit], policy: &RetrievalPolicy) -
             TriageClass::Human,
             hit.score,
             format!("human: article {} requires a person", hit.article_id),
+            Basis::EscalateArticle,
         ),
         Some(hit) if hit.score >= policy.min_confidence => verdict(
             TriageClass::Faq,
             hit.score,
             format!("faq: answered by {}", hit.article_id),
+            Basis::Article,
         ),
         _ => verdict(
             TriageClass::Human,
             1.0 - top_score,
             "human: low confidence, not covered by the knowledge base".to_owned(),
+            Basis::LowConfidence,
         ),
     }
 }
