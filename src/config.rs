@@ -176,6 +176,8 @@ impl Default for SenderConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PipelineConfig {
+    /// Run the pipeline worker in this process. `VENTANA_PIPELINE__ENABLED`.
+    pub enabled: bool,
     /// Quiet period that coalesces a burst of short messages into one turn;
     /// 0 answers every message at once. `VENTANA_PIPELINE__QUIET_PERIOD_MS`.
     pub quiet_period_ms: u64,
@@ -183,14 +185,19 @@ pub struct PipelineConfig {
     pub concurrency: usize,
     /// Previous turns given to triage and answering.
     pub context_turns: usize,
+    /// How long one worker may hold a conversation before another may take
+    /// it over (a worker that died mid-turn).
+    pub lease_ms: u64,
 }
 
 impl Default for PipelineConfig {
     fn default() -> Self {
         Self {
+            enabled: true,
             quiet_period_ms: 1_500,
             concurrency: 8,
             context_turns: 6,
+            lease_ms: 60_000,
         }
     }
 }
@@ -452,5 +459,17 @@ mod tests {
     fn secrets_do_not_print() {
         let config = Config::load_from(None, env(&[("VENTANA_META__APP_SECRET", "hunter2")])).unwrap();
         assert!(!format!("{config:?}").contains("hunter2"));
+    }
+}
+
+#[cfg(test)]
+mod example_tests {
+    use super::*;
+
+    #[test]
+    fn the_example_configuration_loads() {
+        let path = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/ventana.example.toml"));
+        let config = Config::load_from(Some(path), Vec::new()).expect("ventana.example.toml is valid");
+        assert_eq!(config.sender.pair_interval_ms, 6000);
     }
 }

@@ -15,10 +15,12 @@ use tokio_util::sync::CancellationToken;
 
 use crate::channels::graph::GraphClient;
 use crate::channels::sender::{Sender, SenderHealth};
+use crate::answer::Bot;
 use crate::config::Config;
 use crate::conversation::Clock;
 use crate::http::AppState;
 use crate::knowledge::KnowledgeBase;
+use crate::pipeline::{BotResponder, Pipeline};
 use crate::store::{OutboxRow, Store};
 
 /// How long shutdown waits for workers to finish what they started.
@@ -51,6 +53,7 @@ pub struct Application {
     listener: TcpListener,
     state: AppState,
     sender: Sender,
+    pipeline: Pipeline,
 }
 
 impl Application {
@@ -83,6 +86,19 @@ impl Application {
             sender_health.clone(),
             signals.clone(),
         );
+        let bot = Bot::from_config(&config)?;
+        let responder = Arc::new(BotResponder {
+            bot,
+            knowledge: knowledge.clone(),
+        });
+        let pipeline = Pipeline::new(
+            store.clone(),
+            responder,
+            config.pipeline.clone(),
+            &config.sender,
+            clock.clone(),
+            signals.clone(),
+        );
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("listen: cannot bind {}", config.listen))?;
@@ -94,7 +110,12 @@ impl Application {
             signals,
             sender_health,
         };
-        Ok(Application { listener, state, sender })
+        Ok(Application {
+            listener,
+            state,
+            sender,
+            pipeline,
+        })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -109,13 +130,25 @@ impl Application {
         &self.sender
     }
 
+    pub fn pipeline(&self) -> &Pipeline {
+        &self.pipeline
+    }
+
     /// Serves and runs the workers until `shutdown` fires, then stops
     /// accepting, finishes in-flight requests and sends, and returns.
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
-        let Application { listener, state, sender } = self;
+        let Application {
+            listener,
+            state,
+            sender,
+            pipeline,
+        } = self;
         let workers = CancellationToken::new();
         let mut tasks = tokio::task::JoinSet::new();
         tasks.spawn(sender.run(workers.clone()));
+        if state.config.pipeline.enabled {
+            tasks.spawn(pipeline.run(workers.clone()));
+        }
         tracing::info!(address = %listener.local_addr()?, "ventana is listening");
         let app = crate::http::router(state.clone());
         axum::serve(listener, app)

@@ -15,6 +15,7 @@ use chrono::{DateTime, Duration, Utc};
 use rand::Rng;
 use tokio::sync::RwLock;
 use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
 
 use super::graph::{ErrorClass, GraphClient, GraphError};
 use super::model::Channel;
@@ -157,7 +158,10 @@ impl Sender {
             channel = row.message.channel.as_str(),
             kind = row.message.body.kind()
         );
-        let _enter = span.enter();
+        self.deliver_in_span(row).instrument(span).await
+    }
+
+    async fn deliver_in_span(&self, row: OutboxRow) -> anyhow::Result<SendOutcome> {
         if let Some(until) = self.pacing_delay(&row).await? {
             self.store.release(row.id, until).await?;
             return Ok(SendOutcome::Paced);

@@ -8,8 +8,9 @@
 //! writers queue in Rust instead of failing with `SQLITE_BUSY`.
 
 mod intake;
-mod outbox;
 mod conversations;
+mod outbox;
+mod turns;
 
 use std::str::FromStr;
 use std::sync::Arc;
@@ -23,7 +24,8 @@ use tokio::sync::{Mutex, OwnedMutexGuard};
 
 pub use conversations::{ConversationRow, Owner, conversation_in, mark_window_closed, open_free_entry, set_owner};
 pub use intake::{IngestOutcome, NewDelivery};
-pub use outbox::{NewOutbound, OutboxRow, OutboxState, SendFailure};
+pub use outbox::{NewOutbound, OutboxRow, OutboxState, SendFailure, enqueue};
+pub use turns::{NewTurn, PendingMessage, TurnRecord, record_turn, set_turn_reply};
 
 /// How long a request waits for a pooled connection before failing; a
 /// healthy pool answers in microseconds, so seconds mean the database is gone.

@@ -4,5 +4,6 @@
 mod helpers;
 mod payloads;
 
+mod crash;
 mod intake;
 mod outbox;

@@ -15,6 +15,20 @@ use crate::payloads::*;
 
 const CUSTOMER: &str = "5215512345678";
 
+/// The app with its pipeline off: these tests put rows in the outbox themselves.
+async fn spawn(db: Db) -> TestApp {
+    spawn_configured(db, |_| {}).await
+}
+
+async fn spawn_configured(db: Db, configure: impl FnOnce(&mut ventana::config::Config) + Send + 'static) -> TestApp {
+    let mut options = Options::new(db);
+    options.configure = Box::new(move |c| {
+        c.pipeline.enabled = false;
+        configure(c);
+    });
+    TestApp::spawn_with(options).await
+}
+
 /// Posts an inbound message so the conversation exists with an open window.
 async fn conversation(app: &TestApp, wamid: &str) -> i64 {
     assert_eq!(app.post_whatsapp(&whatsapp_text(CUSTOMER, wamid, now_secs(), "hola")).await.status(), 200);
@@ -51,7 +65,7 @@ async fn state_of(app: &TestApp, id: i64) -> String {
 
 on_both_databases! {
     async fn a_reply_reaches_the_graph_api_once_with_the_numbers_token(db: Db) {
-        let app = TestApp::spawn(db).await;
+        let app = spawn(db).await;
         let conversation = conversation(&app, "wamid.IN1").await;
         let id = enqueue(&app, text(conversation, "Hola, ¿en qué te ayudo?")).await;
         let requests = app.graph.wait_for_requests(1, Duration::from_secs(5)).await;
@@ -68,7 +82,7 @@ on_both_databases! {
     }
 
     async fn server_errors_are_retried_until_the_send_succeeds(db: Db) {
-        let app = TestApp::spawn(db).await;
+        let app = spawn(db).await;
         let conversation = conversation(&app, "wamid.IN2").await;
         app.graph.fail_next(2, 130429);
         let id = enqueue(&app, text(conversation, "reintento")).await;
@@ -78,7 +92,7 @@ on_both_databases! {
     }
 
     async fn permanent_errors_are_recorded_and_not_retried(db: Db) {
-        let app = TestApp::spawn(db).await;
+        let app = spawn(db).await;
         let conversation = conversation(&app, "wamid.IN3").await;
         app.graph.fail_next(1, 131026);
         let id = enqueue(&app, text(conversation, "no llega")).await;
@@ -91,7 +105,7 @@ on_both_databases! {
     }
 
     async fn a_window_error_marks_the_window_closed_whatever_the_clock_says(db: Db) {
-        let app = TestApp::spawn(db).await;
+        let app = spawn(db).await;
         let conversation = conversation(&app, "wamid.IN4").await;
         app.graph.fail_next(1, 131047);
         let id = enqueue(&app, text(conversation, "fuera de ventana")).await;
@@ -103,7 +117,7 @@ on_both_databases! {
     }
 
     async fn an_expired_token_halts_sending_and_shows_in_readiness(db: Db) {
-        let app = TestApp::spawn(db).await;
+        let app = spawn(db).await;
         let conversation = conversation(&app, "wamid.IN5").await;
         app.graph.fail_next(1, 190);
         let first = enqueue(&app, text(conversation, "uno")).await;
@@ -121,12 +135,11 @@ on_both_databases! {
     }
 
     async fn messages_to_one_customer_leave_in_order_and_are_paced(db: Db) {
-        let mut options = Options::new(db);
-        options.configure = Box::new(|c| {
+        let app = spawn_configured(db, |c| {
             c.sender.pair_burst = 2;
             c.sender.pair_interval_ms = 600;
-        });
-        let app = TestApp::spawn_with(options).await;
+        })
+        .await;
         let conversation = conversation(&app, "wamid.IN6").await;
         app.graph.fail_next(1, 500);
         for i in 0..4 {
@@ -146,7 +159,7 @@ on_both_databases! {
     }
 
     async fn statuses_never_move_a_message_backwards(db: Db) {
-        let app = TestApp::spawn(db).await;
+        let app = spawn(db).await;
         let conversation = conversation(&app, "wamid.IN7").await;
         let id = enqueue(&app, text(conversation, "estado")).await;
         app.eventually("sent", Duration::from_secs(5), || async { state_of(&app, id).await == "sent" }).await;
@@ -164,7 +177,7 @@ on_both_databases! {
     }
 
     async fn a_failed_status_with_a_window_error_closes_the_window(db: Db) {
-        let app = TestApp::spawn(db).await;
+        let app = spawn(db).await;
         let conversation = conversation(&app, "wamid.IN8").await;
         let id = enqueue(&app, text(conversation, "tarde")).await;
         app.eventually("sent", Duration::from_secs(5), || async { state_of(&app, id).await == "sent" }).await;
@@ -179,7 +192,7 @@ on_both_databases! {
     }
 
     async fn messenger_sends_use_the_page_token_and_the_message_tag(db: Db) {
-        let app = TestApp::spawn(db).await;
+        let app = spawn(db).await;
         let t = Utc::now().timestamp_millis();
         app.post_messenger(&messenger_text("PSID-1", "m_in1", t, "hola")).await;
         let conversation = app.scalar_i64("SELECT id FROM conversations").await.unwrap();
