@@ -10,7 +10,9 @@
 //! on our side. The form that worked is remembered for the client's
 //! lifetime (one client per endpoint).
 //!
-//! Every call runs under the configured time limit. Callers fall back to
+//! async-openai itself retries 429 and 5xx responses (three times, with a
+//! short exponential backoff); every call, retries included, runs under the
+//! configured time limit. Callers fall back to
 //! rules or extractive answers on any [`LlmError`]; [`record_fallback`]
 //! counts that in `ventana_llm_fallbacks_total{reason}` and logs it.
 
