@@ -213,6 +213,13 @@ fn plain_questions_stay_faq() {
             "mi pedido dice en camino, que significa?",
             "pague hace 10 minutos y dice pendiente",
             "otra persona puede recoger mi pedido?",
+            "mi pedido no ha llegado, cuanto tarda normalmente?",
+            "puedo pagar con la tarjeta de otra persona?",
+            "el link de rastreo no abre",
+            "si pago hoy sale hoy?",
+            "mi tarjeta fue rechazada dos veces, que hago?",
+            "why was i charged for shipping?",
+            "cual es el telefono de atencion a clientes?",
         ],
     );
 }
