@@ -69,11 +69,6 @@ impl Application {
             .with_context(|| format!("data_dir: cannot create {}", config.data_dir.display()))?;
         let store = Store::connect(&config.database_url()).await?;
         let knowledge = KnowledgeBase::open(&config).await?;
-        if config.meta.app_secret.is_none() {
-            tracing::warn!(
-                "no meta.app_secret (VENTANA_META__APP_SECRET): webhook POSTs will be refused until one is configured"
-            );
-        }
         let graph = Arc::new(GraphClient::from_config(&config.meta)?);
         let signals = Arc::new(Signals::default());
         let sender_health = Arc::new(SenderHealth::default());

@@ -12,6 +12,10 @@ use tracing_subscriber::EnvFilter;
 
 use crate::config::LogFormat;
 
+/// Qdrant Edge logs internal start-up notices at warn level; only its errors matter here.
+const DEFAULT_FILTER: &str = "info,qdrant_edge=error";
+const QUIET_FILTER: &str = "warn,qdrant_edge=error";
+
 static RECORDER: OnceLock<PrometheusHandle> = OnceLock::new();
 
 /// Acknowledgement latency buckets: the target is milliseconds.
@@ -36,10 +40,21 @@ pub fn render_metrics() -> String {
 
 /// Sets up logging; `RUST_LOG` overrides the default `info` level.
 pub fn init_tracing(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
     let _ = match format {
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
         LogFormat::Pretty => builder.compact().try_init(),
     };
+}
+
+/// Logging for interactive commands: warnings and errors only, unless `RUST_LOG` says otherwise.
+pub fn init_tracing_quiet() {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(QUIET_FILTER));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .with_writer(std::io::stderr)
+        .compact()
+        .try_init();
 }

@@ -15,7 +15,7 @@ CREATE TABLE turns (
     reason           TEXT,
     triage_source    TEXT,
     decision         TEXT   NOT NULL,
-    escalate         BOOLEAN NOT NULL DEFAULT 0,
+    escalate         BIGINT NOT NULL DEFAULT 0,
     queue            TEXT,
     articles         TEXT   NOT NULL DEFAULT '[]',
     reply_text       TEXT,

@@ -8,6 +8,10 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+pub mod chat;
+pub mod eval;
+pub mod kb;
+
 use crate::config::Config;
 use crate::startup::{Application, shutdown_on_signals};
 
@@ -25,6 +29,13 @@ pub struct Cli {
 pub enum Command {
     /// Run the service (the default).
     Serve,
+    /// Talk to the bot from the terminal through the full pipeline.
+    Chat(chat::ChatArgs),
+    /// Knowledge base: check, ask, index.
+    #[command(subcommand)]
+    Kb(kb::KbCommand),
+    /// Measure retrieval and triage on labelled cases.
+    Eval(eval::EvalArgs),
     /// API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
@@ -41,6 +52,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let config = Config::load(cli.config.as_deref())?;
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => serve(config).await,
+        Command::Chat(args) => {
+            crate::telemetry::init_tracing_quiet();
+            chat::run(config, args).await
+        }
+        Command::Kb(cmd) => kb::run(config, cmd).await,
+        Command::Eval(args) => eval::run(config, args).await,
         Command::Token(TokenCommand::Hash { token }) => {
             println!("{}", crate::http::auth::hash_token(&token));
             Ok(ExitCode::SUCCESS)
@@ -50,6 +67,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 
 async fn serve(config: Config) -> anyhow::Result<ExitCode> {
     crate::telemetry::init_tracing(config.log_format);
+    if config.meta.app_secret.is_none() {
+        tracing::warn!("no meta.app_secret (VENTANA_META__APP_SECRET): webhook POSTs will be refused until one is configured");
+    }
     let app = Application::build(config).await?;
     app.run_until_stopped(shutdown_on_signals()).await?;
     Ok(ExitCode::SUCCESS)

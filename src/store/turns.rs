@@ -179,7 +179,7 @@ pub async fn record_turn(conn: &mut AnyConnection, turn: &NewTurn, now: DateTime
     .bind(turn.reason.as_deref())
     .bind(turn.triage_source.as_deref())
     .bind(&turn.decision)
-    .bind(turn.escalate)
+    .bind(i64::from(turn.escalate))
     .bind(turn.queue.as_deref())
     .bind(serde_json::to_string(&turn.articles)?)
     .bind(turn.reply_text.as_deref())

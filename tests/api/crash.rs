@@ -172,3 +172,38 @@ async fn a_crash_during_a_send_never_sends_the_message_twice() {
     let texts: Vec<_> = requests.iter().map(|r| r.body["text"]["body"].as_str().unwrap_or_default().to_owned()).collect();
     assert_eq!(texts, ["una sola vez", "siguiente"], "nothing was sent twice");
 }
+
+/// The customer's message is acknowledged, the process dies at `point` in
+/// the pipeline, and after a restart the customer gets exactly one reply.
+async fn crash_in_the_pipeline_then_one_reply(point: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let graph = FakeGraph::start().await;
+    let failpoint = format!("{point}=return");
+    let mut service = Service::start(
+        dir.path(),
+        &graph,
+        &[("FAILPOINTS", failpoint.as_str()), ("VENTANA_SENDER__MARK_READ", "false")],
+    );
+    let body = whatsapp_text("5215512345678", "wamid.PIPE1", now_secs(), "hola, como puedo rastrear mi pedido?").to_string();
+    assert_eq!(post(&service.url, body.as_bytes()).await.unwrap().status(), 200);
+    service.wait_for_crash();
+    drop(service);
+    assert_eq!(graph.requests().len(), 0, "nothing was sent before the crash");
+
+    let _service = Service::start(dir.path(), &graph, &[("VENTANA_SENDER__MARK_READ", "false")]);
+    let requests = graph.wait_for_requests(1, Duration::from_secs(20)).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(graph.requests().len(), 1, "exactly one reply: {requests:?}");
+    let db = store(dir.path()).await;
+    assert_eq!(count(&db, "SELECT COUNT(*) FROM turns").await, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_before_the_turn_is_committed_recomputes_it_and_replies_once() {
+    crash_in_the_pipeline_then_one_reply("pipeline-before-commit").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_after_the_turn_is_committed_still_replies_once() {
+    crash_in_the_pipeline_then_one_reply("pipeline-after-commit").await;
+}

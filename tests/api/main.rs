@@ -4,6 +4,7 @@
 mod helpers;
 mod payloads;
 
+mod conversations;
 mod crash;
 mod intake;
 mod outbox;
