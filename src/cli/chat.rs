@@ -104,6 +104,9 @@ pub async fn run(mut config: Config, args: ChatArgs) -> anyhow::Result<ExitCode>
     Ok(ExitCode::SUCCESS)
 }
 
+/// class, confidence, lang, reason, decision, escalate (0/1), articles (JSON).
+type TurnSummary = (Option<String>, Option<f64>, Option<String>, Option<String>, String, i64, String);
+
 async fn print_reply(store: &crate::store::Store, row: &crate::store::OutboxRow) -> anyhow::Result<()> {
     use crate::channels::outbound::OutboundBody;
     let text = match &row.message.body {
@@ -111,7 +114,7 @@ async fn print_reply(store: &crate::store::Store, row: &crate::store::OutboxRow)
         other => format!("[{}]", other.kind()),
     };
     println!("ventana> {}", text.replace('\n', "\n         "));
-    let turn: Option<(Option<String>, Option<f64>, Option<String>, Option<String>, String, i64, String)> = sqlx::query_as(
+    let turn: Option<TurnSummary> = sqlx::query_as(
         "SELECT class, confidence, lang, reason, decision, escalate, articles FROM turns WHERE reply_outbox_id = $1",
     )
     .bind(row.id)

@@ -30,6 +30,9 @@ pub struct TurnRecord {
     pub created_at: DateTime<Utc>,
 }
 
+/// id, customer_text, reply_text, class, decision, articles (JSON), created_at.
+type TurnRow = (i64, String, Option<String>, Option<String>, String, String, i64);
+
 /// A turn to record, with the triage and reply decided for it.
 #[derive(Debug, Clone, Default)]
 pub struct NewTurn {
@@ -130,7 +133,7 @@ impl Store {
 
     /// The last `n` turns of a conversation, oldest first.
     pub async fn recent_turns(&self, conversation_id: i64, n: i64) -> anyhow::Result<Vec<TurnRecord>> {
-        let rows: Vec<(i64, String, Option<String>, Option<String>, String, String, i64)> = sqlx::query_as(
+        let rows: Vec<TurnRow> = sqlx::query_as(
             "SELECT id, customer_text, reply_text, class, decision, articles, created_at FROM turns \
              WHERE conversation_id = $1 ORDER BY id DESC LIMIT $2",
         )

@@ -80,12 +80,10 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub graph: FakeGraph,
     pub state: AppState,
-    pub clock: Clock,
-    pub db: Db,
     pub database_url: String,
     shutdown: CancellationToken,
     server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
-    pub dir: tempfile::TempDir,
+    _dir: tempfile::TempDir,
 }
 
 /// Options for [`TestApp::spawn_with`].
@@ -156,12 +154,10 @@ impl TestApp {
             client: reqwest::Client::new(),
             graph,
             state,
-            clock,
-            db: options.db,
             database_url,
             shutdown,
             server: Some(server),
-            dir,
+            _dir: dir,
         }
     }
 
@@ -224,7 +220,7 @@ impl TestApp {
     }
 
     /// Stops the app gracefully and waits for it.
-    pub async fn stop(mut self) {
+    pub async fn stop(&mut self) {
         self.shutdown.cancel();
         if let Some(server) = self.server.take() {
             server.await.expect("server task").expect("clean shutdown");

@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use crate::helpers::{APP_SECRET, Db, Options, TestApp, VERIFY_TOKEN};
+use crate::helpers::{APP_SECRET, Options, TestApp, VERIFY_TOKEN};
 use crate::on_both_databases;
 use crate::payloads::*;
 

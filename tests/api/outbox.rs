@@ -211,3 +211,25 @@ on_both_databases! {
         assert_eq!(request.body["message"]["text"], "Te respondo en persona");
     }
 }
+
+on_both_databases! {
+    async fn shutdown_waits_for_a_send_in_flight(db: Db) {
+        let mut app = spawn(db).await;
+        let conversation = conversation(&app, "wamid.IN9").await;
+        app.graph.set_delay(Duration::from_millis(600));
+        let id = enqueue(&app, text(conversation, "en vuelo")).await;
+        // Wait until the request is in flight, then ask the app to stop.
+        app.eventually("claimed", Duration::from_secs(5), || async { state_of(&app, id).await == "sending" }).await;
+        let database_url = app.database_url.clone();
+        let url = app.address.clone();
+        app.stop().await;
+        assert!(reqwest::get(format!("{url}/healthz")).await.is_err(), "no longer accepting");
+        // The send finished and was recorded before the app exited.
+        let store = ventana::store::Store::connect(&database_url).await.unwrap();
+        let state: String = sqlx::query_scalar(&format!("SELECT state FROM outbox WHERE id = {id}"))
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+        assert_eq!(state, "sent");
+    }
+}

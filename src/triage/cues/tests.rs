@@ -271,3 +271,19 @@ fn retrieval_drives_the_rest() {
     );
     assert_eq!(class_of(question), TriageClass::Faq);
 }
+
+#[test]
+fn urgent_without_the_usual_words() {
+    assert_all(
+        TriageClass::Urgent,
+        &[
+            "alguém fez uma compra com o meu cartão sem eu autorizar",
+            "usaram meu cartão numa compra que não fiz",
+            "alguien uso mi tarjeta para comprar en su tienda sin mi consentimiento",
+            "a purchase was made with my card without my permission",
+            "la pagina esta caida y no puedo pagar nada",
+            "o site está fora do ar desde ontem",
+            "your website went down in the middle of my payment",
+        ],
+    );
+}
