@@ -127,7 +127,8 @@ pub struct SlaOverride {
 pub struct QueueConfig {
     /// What articles' `queue` and the agent API call it.
     pub name: String,
-    /// IANA zone of the hours and holidays, e.g. `America/Mexico_City`.
+    /// IANA zone of the hours and holidays, e.g. `America/Mexico_City`
+    /// (default `UTC`).
     #[serde(default = "default_time_zone")]
     pub time_zone: String,
     /// Open periods per weekday; a day left out is closed.

@@ -199,7 +199,8 @@ impl BusinessHours {
     }
 
     /// The end of the open interval containing `at` (merged across
-    /// midnight), or `None` when closed at `at`.
+    /// midnight), or `None` when closed at `at`. Intervals are cut after a
+    /// week, so a queue open around the clock "closes" some 7 days ahead.
     pub fn closes_after(&self, at: DateTime<Utc>) -> Option<DateTime<Utc>> {
         self.open_intervals(at)
             .next()
@@ -209,7 +210,7 @@ impl BusinessHours {
 
     /// The instant when `duration` of open time has passed since `start`:
     /// an SLA counted in business hours. A zero duration gives the next
-    /// opening. Should the lookahead run out (see [`LOOKAHEAD_DAYS`]), the
+    /// opening. Should the ten-year lookahead run out, the
     /// plain `start + duration` is returned rather than no answer.
     pub fn add_business_time(&self, start: DateTime<Utc>, duration: Duration) -> DateTime<Utc> {
         let mut remaining = duration.max(Duration::zero());
@@ -227,13 +228,16 @@ impl BusinessHours {
     /// Open time between `from` and `until` (zero if `until <= from`).
     pub fn business_time_between(&self, from: DateTime<Utc>, until: DateTime<Utc>) -> Duration {
         let mut total = Duration::zero();
+        if until <= from {
+            return total;
+        }
         for (open, close) in self.open_intervals(from) {
             if open >= until {
                 break;
             }
             total += close.min(until) - open.max(from);
         }
-        total.max(Duration::zero())
+        total
     }
 
     /// Whether any instant in `[from, until)` is open.
@@ -534,6 +538,28 @@ mod tests {
         assert_eq!(
             h.next_open(sat(18, 0)),
             Some(local(Madrid, 2026, 6, 20, 9, 0))
+        );
+    }
+
+    #[test]
+    fn a_night_shift_split_at_midnight_is_one_stretch() {
+        let mut week: [Vec<Period>; 7] = Default::default();
+        week[0] = vec![p("22:00-24:00")];
+        week[1] = vec![p("00:00-06:00")];
+        let h = BusinessHours::new(Mexico_City, week, []).unwrap();
+        let monday_late = local(Mexico_City, 2026, 3, 9, 23, 0);
+        assert_eq!(
+            h.closes_after(monday_late),
+            Some(local(Mexico_City, 2026, 3, 10, 6, 0))
+        );
+        // 2 h from Monday 23:00: across midnight without a pause.
+        assert_eq!(
+            h.add_business_time(monday_late, Duration::hours(2)),
+            local(Mexico_City, 2026, 3, 10, 1, 0)
+        );
+        assert_eq!(
+            h.business_time_between(monday_late, monday_late - Duration::hours(1)),
+            Duration::zero()
         );
     }
 
