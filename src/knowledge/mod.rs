@@ -1,8 +1,40 @@
 //! The knowledge base: Markdown articles in, the right passage out.
 //!
-//! (Being built: loading, chunking, Qdrant indexing and hybrid retrieval.)
+//! [`loader`] reads the knowledge directory into [`Article`]s (broken files
+//! are reported and skipped), [`chunk`] splits them into passages, the
+//! [`catalog`] turns them into index points and term profiles, the
+//! [`indexer`] re-embeds only what changed into the [`index`] (Qdrant Edge
+//! in-process, or a Qdrant server), and [`retrieve`] answers a message with
+//! one RRF-fused Qdrant query plus a calibrated [`confidence`]. [`watch`]
+//! reloads on file changes; [`editor`] validates and writes articles for the
+//! editors' API. The [`KnowledgeBase`] ties them together.
+
+pub mod article;
+mod base;
+pub mod catalog;
+pub mod chat;
+pub mod chunk;
+pub mod confidence;
+pub mod dense;
+pub mod editor;
+pub mod index;
+pub mod indexer;
+pub mod lexicon;
+pub mod loader;
+pub mod retrieve;
+pub mod sparse;
+#[cfg(test)]
+mod tests;
+pub mod text;
+pub mod watch;
 
 use serde::{Deserialize, Serialize};
+
+pub use article::{Article, ArticleError};
+pub use base::{Decision, KnowledgeBase, ScoredHit, decide};
+pub use confidence::{DEFAULT_MIN_CONFIDENCE, Features};
+pub use indexer::SyncStats;
+pub use loader::{LoadError, LoadReport};
 
 /// One retrieved passage with a calibrated confidence.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -30,11 +62,21 @@ pub struct Hit {
 pub struct RetrievalConfig {
     /// Passages returned per query.
     pub top_k: usize,
+    /// Confidence below which the bot does not answer from the knowledge
+    /// base ("I do not know"). `VENTANA_RETRIEVAL__MIN_CONFIDENCE`; default
+    /// [`DEFAULT_MIN_CONFIDENCE`], calibrated in `docs/retrieval.md`.
+    pub min_confidence: f32,
+    /// Quiet time after the last file change before a hot reload.
+    pub reload_debounce_ms: u64,
 }
 
 impl Default for RetrievalConfig {
     fn default() -> Self {
-        Self { top_k: 5 }
+        Self {
+            top_k: 5,
+            min_confidence: DEFAULT_MIN_CONFIDENCE,
+            reload_debounce_ms: 500,
+        }
     }
 }
 
@@ -42,6 +84,9 @@ impl RetrievalConfig {
     pub fn validate(&self) -> Result<(), String> {
         if self.top_k == 0 {
             return Err("retrieval.top_k: must be at least 1".into());
+        }
+        if !(0.0..=1.0).contains(&self.min_confidence) {
+            return Err("retrieval.min_confidence: must be between 0 and 1".into());
         }
         Ok(())
     }
@@ -78,16 +123,5 @@ impl EmbeddingsConfig {
             return Err("embeddings.model (VENTANA_EMBEDDINGS__MODEL): required when embeddings.base_url is set".into());
         }
         Ok(())
-    }
-}
-
-/// The loaded, indexed knowledge base (placeholder until retrieval lands).
-#[derive(Debug, Default)]
-pub struct KnowledgeBase {}
-
-impl KnowledgeBase {
-    /// Top passages for a customer message, best first.
-    pub async fn search(&self, _query: &str, _limit: usize) -> anyhow::Result<Vec<Hit>> {
-        Ok(Vec::new())
     }
 }

@@ -1,0 +1,293 @@
+//! [`KnowledgeBase`]: the loaded catalog, the index and the search entry
+//! point the rest of the service uses.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+
+use anyhow::Context;
+use serde::Serialize;
+
+use super::article::Article;
+use super::catalog::Catalog;
+use super::confidence::Features;
+use super::dense::DenseEmbedder;
+use super::index::edge::EdgeIndex;
+use super::index::server::ServerIndex;
+use super::index::{IndexQuery, IndexSchema, VectorIndex};
+use super::indexer::{SyncStats, sync};
+use super::loader::{LoadError, article_id, load_dir};
+use super::retrieve::{FUSED_LIMIT, PREFETCH_LIMIT, prepare, query_vectors, rank};
+use super::sparse::SparseEncoder;
+use super::{Hit, RetrievalConfig};
+use crate::config::Config;
+
+/// Folder of the embedded index below the data directory.
+const EDGE_DIR: &str = "knowledge-index";
+
+/// A hit with the features its confidence came from (for `kb ask`, eval
+/// and the editors' preview).
+#[derive(Debug, Clone, Serialize)]
+pub struct ScoredHit {
+    #[serde(flatten)]
+    pub hit: Hit,
+    pub features: Features,
+}
+
+/// What the bot would do with a message, from retrieval alone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "decision", rename_all = "snake_case")]
+pub enum Decision {
+    /// The best passage answers the message.
+    Answer { article_id: String },
+    /// The best passage answers, but the topic always needs a person.
+    AnswerAndEscalate {
+        article_id: String,
+        queue: Option<String>,
+    },
+    /// Nothing is confident enough: "I do not know".
+    DontKnow,
+}
+
+/// Applies the confidence threshold to best-first hits.
+pub fn decide(hits: &[Hit], min_confidence: f32) -> Decision {
+    match hits.first() {
+        Some(hit) if hit.score >= min_confidence && hit.escalate => Decision::AnswerAndEscalate {
+            article_id: hit.article_id.clone(),
+            queue: hit.queue.clone(),
+        },
+        Some(hit) if hit.score >= min_confidence => Decision::Answer {
+            article_id: hit.article_id.clone(),
+        },
+        _ => Decision::DontKnow,
+    }
+}
+
+/// The loaded, indexed knowledge base.
+#[derive(Debug)]
+pub struct KnowledgeBase {
+    knowledge_dir: PathBuf,
+    retrieval: RetrievalConfig,
+    encoder: Arc<SparseEncoder>,
+    dense: Option<DenseEmbedder>,
+    index: Arc<dyn VectorIndex>,
+    catalog: RwLock<Arc<Catalog>>,
+    errors: RwLock<Vec<LoadError>>,
+    /// One reload or rebuild at a time.
+    reload: tokio::sync::Mutex<()>,
+}
+
+impl KnowledgeBase {
+    /// Loads the knowledge directory and brings the index up to date
+    /// (embedding only what changed since the last run).
+    pub async fn open(config: &Config) -> anyhow::Result<Arc<KnowledgeBase>> {
+        let encoder = Arc::new(SparseEncoder::new()?);
+        let dense = DenseEmbedder::from_config(&config.embeddings);
+        let dense_dim = match &dense {
+            Some(embedder) => Some(probe_dimension(embedder).await?),
+            None => None,
+        };
+        let schema = IndexSchema { dense_dim };
+        let index: Arc<dyn VectorIndex> = if config.qdrant.url.is_some() {
+            Arc::new(ServerIndex::open(&config.qdrant, schema).await?)
+        } else {
+            let path = config.data_dir.join(EDGE_DIR);
+            Arc::new(
+                tokio::task::spawn_blocking(move || EdgeIndex::open(&path, schema))
+                    .await
+                    .context("opening the embedded index")??,
+            )
+        };
+        let kb = Arc::new(KnowledgeBase {
+            knowledge_dir: config.knowledge_dir.clone(),
+            retrieval: config.retrieval.clone(),
+            encoder,
+            dense,
+            index,
+            catalog: RwLock::new(Arc::new(Catalog::default())),
+            errors: RwLock::new(Vec::new()),
+            reload: tokio::sync::Mutex::new(()),
+        });
+        let stats = kb.reload().await?;
+        tracing::info!(
+            articles = kb.catalog().articles.len(),
+            embedded = stats.embedded,
+            deleted = stats.deleted,
+            unchanged = stats.unchanged,
+            index = %kb.index.describe(),
+            "knowledge base loaded"
+        );
+        Ok(kb)
+    }
+
+    /// Top passages for a customer message, best first, one per article,
+    /// each with a confidence in [0, 1].
+    pub async fn search(&self, query: &str, limit: usize) -> anyhow::Result<Vec<Hit>> {
+        Ok(self
+            .search_explained(query, limit)
+            .await?
+            .into_iter()
+            .map(|s| s.hit)
+            .collect())
+    }
+
+    /// Like [`search`](Self::search), with the confidence features.
+    pub async fn search_explained(
+        &self,
+        query: &str,
+        limit: usize,
+    ) -> anyhow::Result<Vec<ScoredHit>> {
+        let catalog = self.catalog();
+        let prepared = prepare(&self.encoder, query);
+        if prepared.is_empty() || catalog.articles.is_empty() || limit == 0 {
+            return Ok(Vec::new());
+        }
+        let dense = match &self.dense {
+            Some(embedder) => match embedder.embed_query(query).await {
+                Ok(vector) => Some(vector),
+                Err(e) => {
+                    tracing::warn!(error = %e, "query embedding failed; searching with sparse signals only");
+                    None
+                }
+            },
+            None => None,
+        };
+        let request = IndexQuery {
+            sparse: query_vectors(&self.encoder, &prepared),
+            dense,
+            prefetch_limit: PREFETCH_LIMIT,
+            limit: FUSED_LIMIT,
+        };
+        let fused = self.index.query(request).await?;
+        let ranked = rank(&catalog, &prepared, &fused, limit);
+        Ok(ranked
+            .into_iter()
+            .map(|r| {
+                let article = &catalog.articles[r.article];
+                let passage = &article.passages[r.passage];
+                ScoredHit {
+                    hit: Hit {
+                        article_id: article.id.clone(),
+                        title: article.title.clone(),
+                        heading: passage.heading.clone(),
+                        text: passage.text.clone(),
+                        score: r.confidence,
+                        escalate: article.escalate,
+                        queue: article.queue.clone(),
+                        lang: article.lang.clone(),
+                    },
+                    features: r.features,
+                }
+            })
+            .collect())
+    }
+
+    /// The article with this id (for `escalate` and `queue`).
+    pub fn article(&self, id: &str) -> Option<Arc<Article>> {
+        self.catalog().article(id).cloned()
+    }
+
+    /// Every loaded article, sorted by id.
+    pub fn articles(&self) -> Vec<Arc<Article>> {
+        self.catalog().articles.clone()
+    }
+
+    /// Files skipped at the last (re)load, with reasons.
+    pub fn load_errors(&self) -> Vec<LoadError> {
+        self.errors.read().expect("errors lock").clone()
+    }
+
+    /// "Below this, I do not know" (`retrieval.min_confidence`).
+    pub fn min_confidence(&self) -> f32 {
+        self.retrieval.min_confidence
+    }
+
+    /// Passages returned by default (`retrieval.top_k`).
+    pub fn top_k(&self) -> usize {
+        self.retrieval.top_k
+    }
+
+    pub(crate) fn retrieval_debounce_ms(&self) -> u64 {
+        self.retrieval.reload_debounce_ms
+    }
+
+    pub fn knowledge_dir(&self) -> &Path {
+        &self.knowledge_dir
+    }
+
+    /// Where the index lives, for logs and `kb index`.
+    pub fn index_description(&self) -> String {
+        self.index.describe()
+    }
+
+    fn catalog(&self) -> Arc<Catalog> {
+        self.catalog.read().expect("catalog lock").clone()
+    }
+
+    /// Re-reads the directory and updates the index incrementally. A file
+    /// that fails to parse keeps its last good version, if there is one;
+    /// its error is logged with the path.
+    pub async fn reload(&self) -> anyhow::Result<SyncStats> {
+        let _guard = self.reload.lock().await;
+        let dir = self.knowledge_dir.clone();
+        let report = tokio::task::spawn_blocking(move || load_dir(&dir)).await??;
+        let previous = self.catalog();
+        let mut articles = report.articles;
+        for error in &report.errors {
+            tracing::warn!(path = %error.path.display(), reason = %error.reason, "knowledge file skipped");
+            let Some(id) = article_id(&self.knowledge_dir, &error.path) else {
+                continue;
+            };
+            let still_valid = articles.iter().any(|a| a.id.eq_ignore_ascii_case(&id));
+            if let (false, Some(old)) = (still_valid, previous.article(&id)) {
+                tracing::warn!(path = %error.path.display(), "keeping the last good version of the article");
+                articles.push(Article::clone(old));
+            }
+        }
+        articles.sort_by(|a, b| a.id.cmp(&b.id));
+        let stats = self.install(articles).await?;
+        *self.errors.write().expect("errors lock") = report.errors;
+        Ok(stats)
+    }
+
+    /// Drops the index and embeds everything again (`ventana kb index`).
+    pub async fn rebuild(&self) -> anyhow::Result<SyncStats> {
+        let _guard = self.reload.lock().await;
+        self.index.clear().await?;
+        let articles: Vec<Article> = self
+            .catalog()
+            .articles
+            .iter()
+            .map(|a| Article::clone(a))
+            .collect();
+        self.install(articles).await
+    }
+
+    async fn install(&self, articles: Vec<Article>) -> anyhow::Result<SyncStats> {
+        let encoder = self.encoder.clone();
+        let model = self.dense.as_ref().map(|d| d.model().to_owned());
+        let (catalog, planned) = tokio::task::spawn_blocking(move || {
+            Catalog::build(articles, &encoder, model.as_deref())
+        })
+        .await?;
+        let stats = sync(
+            self.index.as_ref(),
+            &self.encoder,
+            self.dense.as_ref(),
+            planned,
+        )
+        .await?;
+        *self.catalog.write().expect("catalog lock") = Arc::new(catalog);
+        Ok(stats)
+    }
+}
+
+async fn probe_dimension(embedder: &DenseEmbedder) -> anyhow::Result<usize> {
+    let vector = embedder.embed_query("dimension probe").await.context(
+        "embeddings (VENTANA_EMBEDDINGS__BASE_URL): the endpoint did not return an embedding",
+    )?;
+    anyhow::ensure!(
+        !vector.is_empty(),
+        "embeddings endpoint returned an empty vector"
+    );
+    Ok(vector.len())
+}

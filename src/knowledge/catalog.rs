@@ -1,0 +1,345 @@
+//! The in-memory side of the knowledge base: the loaded articles, the
+//! points they become in the index, and the per-article term profiles the
+//! confidence is computed from.
+//!
+//! A catalog is immutable; a reload builds a new one and swaps it in, so a
+//! search always sees one consistent version. Point ids are derived from the
+//! article id, the point kind and its position, and every point carries a
+//! hash of exactly what its vectors were computed from: the indexer only
+//! re-embeds points whose hash changed.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use serde_json::json;
+use sha2::{Digest, Sha256};
+
+use super::article::Article;
+use super::sparse::{QueryWord, SparseEncoder};
+use super::text::{normalize, words};
+
+/// Bump when the way vectors are computed changes: every hash changes and
+/// the whole index is re-embedded on the next start.
+pub const ENCODER_VERSION: &str = "ventana-sparse-v2";
+
+/// What a point stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PointKind {
+    Passage,
+    Question,
+}
+
+impl PointKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            PointKind::Passage => "passage",
+            PointKind::Question => "question",
+        }
+    }
+}
+
+/// Where a point leads: an article and the passage to show.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PointRef {
+    pub article: usize,
+    pub passage: usize,
+    pub kind: PointKind,
+}
+
+/// A point as the catalog wants it stored.
+#[derive(Debug, Clone)]
+pub struct PlannedPoint {
+    pub id: u64,
+    /// The text its vectors are computed from.
+    pub text: String,
+    pub hash: String,
+    pub payload: serde_json::Map<String, serde_json::Value>,
+}
+
+/// An article's terms: stem hashes (all languages) and trigram hashes, sorted.
+#[derive(Debug, Clone, Default)]
+pub struct Profile {
+    pub stems: Vec<u32>,
+    pub grams: Vec<u32>,
+    /// Stems of title and questions only: the article's own summary of
+    /// what it answers.
+    pub head_stems: Vec<u32>,
+    /// The title and each question as lists of content words, each word
+    /// as its sorted stems.
+    pub heads: Vec<Vec<Vec<u32>>>,
+}
+
+/// One consistent version of the knowledge base.
+#[derive(Debug, Default)]
+pub struct Catalog {
+    pub articles: Vec<Arc<Article>>,
+    pub by_id: HashMap<String, usize>,
+    pub profiles: Vec<Profile>,
+    pub points: HashMap<u64, PointRef>,
+    /// Number of articles containing each stem.
+    pub df: HashMap<u32, u32>,
+}
+
+impl Catalog {
+    /// Builds the catalog and the points it wants stored.
+    pub fn build(
+        articles: Vec<Article>,
+        encoder: &SparseEncoder,
+        dense_model: Option<&str>,
+    ) -> (Catalog, Vec<PlannedPoint>) {
+        let mut catalog = Catalog::default();
+        let mut planned = Vec::new();
+        let mut words_cache: HashMap<String, QueryWord> = HashMap::new();
+        for (index, article) in articles.into_iter().enumerate() {
+            let profile = profile_of(&article, encoder, &mut words_cache);
+            for stem in &profile.stems {
+                *catalog.df.entry(*stem).or_insert(0) += 1;
+            }
+            plan_points(
+                index,
+                &article,
+                dense_model,
+                &mut catalog.points,
+                &mut planned,
+                encoder,
+                &mut words_cache,
+            );
+            catalog.by_id.insert(article.id.clone(), index);
+            catalog.profiles.push(profile);
+            catalog.articles.push(Arc::new(article));
+        }
+        (catalog, planned)
+    }
+
+    pub fn article(&self, id: &str) -> Option<&Arc<Article>> {
+        self.by_id.get(id).map(|&i| &self.articles[i])
+    }
+
+    /// Inverse document frequency of a stem, in nats; unseen stems get the
+    /// highest value.
+    pub fn idf(&self, df: u32) -> f32 {
+        let n = self.articles.len().max(1) as f32;
+        (1.0 + n / (df as f32 + 0.5)).ln()
+    }
+}
+
+fn word_entry<'a>(
+    cache: &'a mut HashMap<String, QueryWord>,
+    encoder: &SparseEncoder,
+    word: &str,
+) -> &'a QueryWord {
+    if !cache.contains_key(word) {
+        cache.insert(word.to_owned(), encoder.query_word(word));
+    }
+    &cache[word]
+}
+
+fn terms_of(
+    text: &str,
+    encoder: &SparseEncoder,
+    cache: &mut HashMap<String, QueryWord>,
+    stems: &mut HashSet<u32>,
+    grams: Option<&mut HashSet<u32>>,
+) {
+    let normalized = normalize(text);
+    let mut grams = grams;
+    for word in words(&normalized) {
+        if encoder.is_stopword(word) {
+            continue;
+        }
+        let entry = word_entry(cache, encoder, word);
+        stems.extend(entry.stems.iter().copied());
+        if let Some(grams) = grams.as_deref_mut() {
+            grams.extend(entry.grams.iter().copied());
+        }
+    }
+}
+
+fn sorted(set: HashSet<u32>) -> Vec<u32> {
+    let mut v: Vec<u32> = set.into_iter().collect();
+    v.sort_unstable();
+    v
+}
+
+fn head_words(
+    text: &str,
+    encoder: &SparseEncoder,
+    cache: &mut HashMap<String, QueryWord>,
+) -> Vec<Vec<u32>> {
+    let normalized = normalize(text);
+    let mut out: Vec<Vec<u32>> = Vec::new();
+    for word in words(&normalized) {
+        if encoder.is_stopword(word) {
+            continue;
+        }
+        let stems = word_entry(cache, encoder, word).stems.clone();
+        if !stems.is_empty() && !out.contains(&stems) {
+            out.push(stems);
+        }
+    }
+    out
+}
+
+fn profile_of(
+    article: &Article,
+    encoder: &SparseEncoder,
+    cache: &mut HashMap<String, QueryWord>,
+) -> Profile {
+    let mut head = HashSet::new();
+    let mut heads = Vec::new();
+    for text in std::iter::once(&article.title).chain(&article.questions) {
+        terms_of(text, encoder, cache, &mut head, None);
+        heads.push(head_words(text, encoder, cache));
+    }
+    let mut stems = head.clone();
+    let mut grams = HashSet::new();
+    let mut all = String::with_capacity(article.body.len() + 256);
+    all.push_str(&article.title);
+    all.push('\n');
+    all.push_str(&article.questions.join("\n"));
+    all.push('\n');
+    all.push_str(&article.tags.join(" "));
+    all.push('\n');
+    all.push_str(&article.body);
+    terms_of(&all, encoder, cache, &mut stems, Some(&mut grams));
+    Profile {
+        stems: sorted(stems),
+        grams: sorted(grams),
+        head_stems: sorted(head),
+        heads,
+    }
+}
+
+/// The text a passage is indexed with: title, heading, body and the
+/// article's questions (a section rarely repeats the words customers use;
+/// the questions do).
+pub fn passage_text(article: &Article, passage: usize) -> String {
+    let p = &article.passages[passage];
+    let heading = p.heading.as_deref().unwrap_or("");
+    format!(
+        "{}\n{}\n{}\n{}",
+        article.title,
+        heading,
+        p.text,
+        article.questions.join("\n")
+    )
+}
+
+fn plan_points(
+    index: usize,
+    article: &Article,
+    dense_model: Option<&str>,
+    points: &mut HashMap<u64, PointRef>,
+    planned: &mut Vec<PlannedPoint>,
+    encoder: &SparseEncoder,
+    cache: &mut HashMap<String, QueryWord>,
+) {
+    let passage_stems: Vec<HashSet<u32>> = (0..article.passages.len())
+        .map(|p| {
+            let mut stems = HashSet::new();
+            terms_of(&passage_text(article, p), encoder, cache, &mut stems, None);
+            stems
+        })
+        .collect();
+    for p in 0..article.passages.len() {
+        let text = passage_text(article, p);
+        push_point(
+            index,
+            article,
+            PointKind::Passage,
+            p,
+            p,
+            text,
+            dense_model,
+            points,
+            planned,
+        );
+    }
+    for (q, question) in article.questions.iter().enumerate() {
+        let mut stems = HashSet::new();
+        terms_of(question, encoder, cache, &mut stems, None);
+        // The question leads to the passage that shares most of its terms.
+        let passage = passage_stems
+            .iter()
+            .enumerate()
+            .max_by_key(|(i, s)| (s.intersection(&stems).count(), std::cmp::Reverse(*i)))
+            .map_or(0, |(i, _)| i);
+        push_point(
+            index,
+            article,
+            PointKind::Question,
+            q,
+            passage,
+            question.clone(),
+            dense_model,
+            points,
+            planned,
+        );
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn push_point(
+    index: usize,
+    article: &Article,
+    kind: PointKind,
+    ordinal: usize,
+    passage: usize,
+    text: String,
+    dense_model: Option<&str>,
+    points: &mut HashMap<u64, PointRef>,
+    planned: &mut Vec<PlannedPoint>,
+) {
+    let id = point_id(&article.id, kind, ordinal);
+    let hash = content_hash(&[
+        ENCODER_VERSION,
+        dense_model.unwrap_or(""),
+        &article.id,
+        kind.as_str(),
+        &passage.to_string(),
+        &text,
+    ]);
+    let heading = article.passages[passage].heading.clone();
+    let payload = json!({
+        "article_id": article.id,
+        "kind": kind.as_str(),
+        "passage": passage,
+        "title": article.title,
+        "heading": heading,
+        "lang": article.lang,
+        "hash": hash,
+    });
+    let serde_json::Value::Object(payload) = payload else {
+        unreachable!("json! object")
+    };
+    points.insert(
+        id,
+        PointRef {
+            article: index,
+            passage,
+            kind,
+        },
+    );
+    planned.push(PlannedPoint {
+        id,
+        text,
+        hash,
+        payload,
+    });
+}
+
+/// A stable 64-bit id for the `ordinal`-th point of a kind in an article.
+pub fn point_id(article_id: &str, kind: PointKind, ordinal: usize) -> u64 {
+    let digest = Sha256::digest(format!("{article_id}\0{}\0{ordinal}", kind.as_str()).as_bytes());
+    // Qdrant accepts any u64; keep ids below 2^63 for clients that use i64.
+    u64::from_be_bytes(digest[..8].try_into().expect("8 bytes")) >> 1
+}
+
+fn content_hash(parts: &[&str]) -> String {
+    let mut hasher = Sha256::new();
+    for part in parts {
+        hasher.update(part.as_bytes());
+        hasher.update([0u8]);
+    }
+    hex::encode(&hasher.finalize()[..16])
+}

@@ -1,0 +1,375 @@
+//! Qdrant Edge: the index in-process, stored under the data directory.
+//!
+//! Qdrant Edge is a blocking library, so every call runs on tokio's blocking
+//! pool (`spawn_blocking`) and the shard sits behind an `Arc<RwLock<..>>`
+//! (the lock is only written when the shard is recreated). The shard
+//! persists across restarts; when the stored vector layout differs from the
+//! one wanted (embeddings switched on or off, another dimension), it is
+//! recreated empty and the incremental indexer refills it.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+
+use anyhow::Context;
+use qdrant_edge::{
+    Distance, EdgeConfig, EdgeShard, EdgeSparseVectorParams, EdgeVectorParams, Fusion, Modifier,
+    NamedQuery, PointId, PointInsertOperations, PointOperations, PointStruct, Prefetch, QueryEnum,
+    QueryRequest, ScoringQuery, ScrollRequest, UpdateOperation, Vector, VectorInternal, Vectors,
+    WithPayloadInterface, WithVector,
+};
+
+use super::{
+    DENSE_VECTOR, IndexPoint, IndexQuery, IndexSchema, RRF_K, Scored, VectorIndex, payload_hash,
+};
+use crate::knowledge::sparse::{CHAR_VECTOR, WORD_VECTORS};
+
+/// Points read per scroll page when listing stored hashes.
+const SCROLL_PAGE: usize = 1_000;
+
+/// The embedded index.
+#[derive(Debug)]
+pub struct EdgeIndex {
+    path: PathBuf,
+    schema: IndexSchema,
+    shard: Arc<RwLock<Option<EdgeShard>>>,
+}
+
+impl EdgeIndex {
+    /// Opens (or creates) the shard in `path`. Blocking: call it from
+    /// `spawn_blocking` or before the runtime is busy.
+    pub fn open(path: &Path, schema: IndexSchema) -> anyhow::Result<Self> {
+        std::fs::create_dir_all(path)
+            .with_context(|| format!("cannot create {}", path.display()))?;
+        let wanted = edge_config(schema);
+        let shard = match EdgeShard::load(path, None) {
+            Ok(shard) if same_layout(&shard.config(), &wanted) => shard,
+            Ok(shard) => {
+                tracing::info!(path = %path.display(), "index layout changed; recreating the embedded index");
+                drop(shard);
+                recreate(path, wanted)?
+            }
+            Err(_) => recreate(path, wanted)?,
+        };
+        Ok(Self {
+            path: path.to_owned(),
+            schema,
+            shard: Arc::new(RwLock::new(Some(shard))),
+        })
+    }
+
+    async fn with_shard<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&EdgeShard) -> anyhow::Result<T> + Send + 'static,
+    ) -> anyhow::Result<T> {
+        let shard = self.shard.clone();
+        tokio::task::spawn_blocking(move || {
+            let guard = shard
+                .read()
+                .map_err(|_| anyhow::anyhow!("index lock poisoned"))?;
+            let shard = guard.as_ref().context("index is closed")?;
+            f(shard)
+        })
+        .await
+        .context("index task panicked")?
+    }
+}
+
+fn recreate(path: &Path, config: EdgeConfig) -> anyhow::Result<EdgeShard> {
+    if path.exists() {
+        std::fs::remove_dir_all(path)
+            .with_context(|| format!("cannot clear {}", path.display()))?;
+    }
+    std::fs::create_dir_all(path)?;
+    EdgeShard::new(path, config)
+        .map_err(|e| anyhow::anyhow!("cannot create index in {}: {e}", path.display()))
+}
+
+fn edge_config(schema: IndexSchema) -> EdgeConfig {
+    let sparse = EdgeSparseVectorParams {
+        modifier: Some(Modifier::Idf),
+        ..Default::default()
+    };
+    let mut config = EdgeConfig::default();
+    for (name, _) in WORD_VECTORS {
+        config
+            .sparse_vectors
+            .insert(name.to_owned(), sparse.clone());
+    }
+    config.sparse_vectors.insert(CHAR_VECTOR.to_owned(), sparse);
+    if let Some(dim) = schema.dense_dim {
+        config.vectors.insert(
+            DENSE_VECTOR.to_owned(),
+            EdgeVectorParams::builder(dim, Distance::Cosine).build(),
+        );
+    }
+    config
+}
+
+fn same_layout(have: &EdgeConfig, want: &EdgeConfig) -> bool {
+    let mut have_sparse: Vec<_> = have.sparse_vectors.keys().collect();
+    let mut want_sparse: Vec<_> = want.sparse_vectors.keys().collect();
+    have_sparse.sort();
+    want_sparse.sort();
+    let dims = |c: &EdgeConfig| {
+        let mut v: Vec<_> = c.vectors.iter().map(|(k, p)| (k.clone(), p.size)).collect();
+        v.sort();
+        v
+    };
+    have_sparse == want_sparse && dims(have) == dims(want)
+}
+
+fn to_edge_point(point: IndexPoint) -> anyhow::Result<qdrant_edge::PointStructPersisted> {
+    let mut named: Vec<(String, Vector)> = Vec::with_capacity(point.sparse.len() + 1);
+    for (name, sparse) in point.sparse {
+        if sparse.indices.is_empty() {
+            continue;
+        }
+        let vector = Vector::new_sparse(sparse.indices, sparse.values)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        named.push((name.to_owned(), vector));
+    }
+    if let Some(dense) = point.dense {
+        named.push((DENSE_VECTOR.to_owned(), Vector::new_dense(dense)));
+    }
+    let payload = serde_json::Value::Object(point.payload);
+    Ok(PointStruct::new(point.id, Vectors::new_named(named), payload).into())
+}
+
+fn nearest(vector: VectorInternal, using: &str, limit: usize) -> Prefetch {
+    Prefetch {
+        prefetches: vec![],
+        query: Some(ScoringQuery::Vector(QueryEnum::Nearest(NamedQuery {
+            query: vector,
+            using: Some(using.to_owned()),
+        }))),
+        limit,
+        params: None,
+        filter: None,
+        score_threshold: None,
+    }
+}
+
+/// The fused request shared by the edge and (translated) server paths.
+fn fused_request(query: IndexQuery) -> Option<QueryRequest> {
+    let mut prefetches = Vec::new();
+    for (name, sparse) in query.sparse {
+        if sparse.indices.is_empty() {
+            continue;
+        }
+        let vector = qdrant_edge::SparseVector {
+            indices: sparse.indices,
+            values: sparse.values,
+        };
+        prefetches.push(nearest(
+            VectorInternal::from(vector),
+            name,
+            query.prefetch_limit,
+        ));
+    }
+    if let Some(dense) = query.dense {
+        prefetches.push(nearest(
+            VectorInternal::from(dense),
+            DENSE_VECTOR,
+            query.prefetch_limit,
+        ));
+    }
+    if prefetches.is_empty() {
+        return None;
+    }
+    Some(QueryRequest {
+        prefetches,
+        query: Some(ScoringQuery::Fusion(Fusion::Rrf {
+            k: RRF_K,
+            weights: None,
+        })),
+        filter: None,
+        score_threshold: None,
+        limit: query.limit,
+        offset: 0,
+        params: None,
+        with_vector: WithVector::Bool(false),
+        with_payload: WithPayloadInterface::Bool(false),
+    })
+}
+
+fn numeric_id(id: &PointId) -> Option<u64> {
+    match id {
+        PointId::NumId(n) => Some(*n),
+        PointId::Uuid(_) => None,
+    }
+}
+
+fn op_error(e: impl std::fmt::Display) -> anyhow::Error {
+    anyhow::anyhow!("qdrant edge: {e}")
+}
+
+#[async_trait::async_trait]
+impl VectorIndex for EdgeIndex {
+    async fn stored_hashes(&self) -> anyhow::Result<HashMap<u64, String>> {
+        self.with_shard(|shard| {
+            let mut hashes = HashMap::new();
+            let mut offset = None;
+            loop {
+                let (records, next) = shard
+                    .scroll(ScrollRequest {
+                        offset,
+                        limit: Some(SCROLL_PAGE),
+                        filter: None,
+                        with_payload: Some(WithPayloadInterface::Bool(true)),
+                        with_vector: WithVector::Bool(false),
+                        order_by: None,
+                    })
+                    .map_err(op_error)?;
+                for record in records {
+                    let (Some(id), Some(payload)) = (numeric_id(&record.id), record.payload) else {
+                        continue;
+                    };
+                    if let Some(hash) = payload_hash(&payload.0.into_iter().collect()) {
+                        hashes.insert(id, hash);
+                    }
+                }
+                match next {
+                    Some(next) => offset = Some(next),
+                    None => break,
+                }
+            }
+            Ok(hashes)
+        })
+        .await
+    }
+
+    async fn upsert(&self, points: Vec<IndexPoint>) -> anyhow::Result<()> {
+        if points.is_empty() {
+            return Ok(());
+        }
+        self.with_shard(move |shard| {
+            let points = points
+                .into_iter()
+                .map(to_edge_point)
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            shard
+                .update(UpdateOperation::PointOperation(
+                    PointOperations::UpsertPoints(PointInsertOperations::PointsList(points)),
+                ))
+                .map_err(op_error)
+        })
+        .await
+    }
+
+    async fn delete(&self, ids: Vec<u64>) -> anyhow::Result<()> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        self.with_shard(move |shard| {
+            let ids = ids.into_iter().map(PointId::NumId).collect();
+            shard
+                .update(UpdateOperation::PointOperation(
+                    PointOperations::DeletePoints { ids },
+                ))
+                .map_err(op_error)
+        })
+        .await
+    }
+
+    async fn clear(&self) -> anyhow::Result<()> {
+        let shard = self.shard.clone();
+        let path = self.path.clone();
+        let schema = self.schema;
+        tokio::task::spawn_blocking(move || {
+            let mut guard = shard
+                .write()
+                .map_err(|_| anyhow::anyhow!("index lock poisoned"))?;
+            // Drop (and flush) the old shard before its files are removed.
+            guard.take();
+            *guard = Some(recreate(&path, edge_config(schema))?);
+            Ok(())
+        })
+        .await
+        .context("index task panicked")?
+    }
+
+    async fn query(&self, query: IndexQuery) -> anyhow::Result<Vec<Scored>> {
+        let Some(request) = fused_request(query) else {
+            return Ok(Vec::new());
+        };
+        self.with_shard(move |shard| {
+            let points = shard.query(request).map_err(op_error)?;
+            Ok(points
+                .into_iter()
+                .filter_map(|p| numeric_id(&p.id).map(|id| Scored { id, score: p.score }))
+                .collect())
+        })
+        .await
+    }
+
+    async fn optimize(&self) -> anyhow::Result<()> {
+        self.with_shard(|shard| {
+            shard.optimize().map_err(op_error)?;
+            Ok(())
+        })
+        .await
+    }
+
+    fn describe(&self) -> String {
+        format!("Qdrant Edge at {}", self.path.display())
+    }
+}
+
+/// Kept for tests: rank-fusion order must not depend on the storage path.
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::knowledge::sparse::Sparse;
+
+    fn point(id: u64, words: &[u32]) -> IndexPoint {
+        let sparse = Sparse {
+            indices: words.to_vec(),
+            values: vec![1.0; words.len()],
+        };
+        let mut payload = serde_json::Map::new();
+        payload.insert("hash".into(), format!("h{id}").into());
+        IndexPoint {
+            id,
+            sparse: vec![("words_es", sparse.clone()), ("chars", sparse)],
+            dense: None,
+            payload,
+        }
+    }
+
+    #[tokio::test]
+    async fn stores_queries_and_persists() {
+        let dir = tempfile::tempdir().unwrap();
+        let schema = IndexSchema { dense_dim: None };
+        {
+            let index = EdgeIndex::open(dir.path(), schema).unwrap();
+            index
+                .upsert(vec![point(1, &[1, 2]), point(2, &[3]), point(3, &[2, 3])])
+                .await
+                .unwrap();
+            index.delete(vec![3]).await.unwrap();
+            let query = IndexQuery {
+                sparse: vec![(
+                    "words_es",
+                    Sparse {
+                        indices: vec![1],
+                        values: vec![1.0],
+                    },
+                )],
+                dense: None,
+                prefetch_limit: 10,
+                limit: 10,
+            };
+            let hits = index.query(query).await.unwrap();
+            assert_eq!(hits.first().map(|h| h.id), Some(1));
+        }
+        let index = EdgeIndex::open(dir.path(), schema).unwrap();
+        let hashes = index.stored_hashes().await.unwrap();
+        assert_eq!(hashes.len(), 2);
+        assert_eq!(hashes[&2], "h2");
+        // Another layout recreates the shard empty.
+        drop(index);
+        let index = EdgeIndex::open(dir.path(), IndexSchema { dense_dim: Some(4) }).unwrap();
+        assert!(index.stored_hashes().await.unwrap().is_empty());
+    }
+}

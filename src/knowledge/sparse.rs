@@ -1,0 +1,263 @@
+//! The sparse signals: BM25 over words, once per language, and character
+//! trigrams for typos.
+//!
+//! Articles are written in one language and customers write in Spanish,
+//! Portuguese or English, so every text is embedded three times with Qdrant
+//! Edge's BM25 embedder (Snowball stemmer and stop words of that language,
+//! accents folded): whichever language the message is in, one of the three
+//! vectors stems it the way its words were stemmed in the article. The
+//! fourth vector, `chars`, holds the boundary-marked trigrams of the content
+//! words, so "rembolso" still meets "reembolso". Qdrant applies IDF to all
+//! four (`Modifier::Idf`), which is why only term frequencies are stored.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use qdrant_edge::bm25_embed::{EdgeBm25, EdgeBm25Config};
+use qdrant_edge::external::ordered_float::NotNan;
+
+use super::chat::FILLER;
+use super::text::{char_ngrams, hash32, normalize, words};
+
+/// Languages with their own BM25 vector: `(vector name, Snowball language)`.
+pub const WORD_VECTORS: [(&str, &str); 3] = [
+    ("words_es", "spanish"),
+    ("words_pt", "portuguese"),
+    ("words_en", "english"),
+];
+
+/// The character trigram vector.
+pub const CHAR_VECTOR: &str = "chars";
+
+/// Expected passage length in tokens for BM25 length normalization; close
+/// to the real average of help-centre sections after stop words.
+const AVG_DOC_TOKENS: f64 = 40.0;
+
+/// BM25 term-frequency saturation, used for the trigram vector too.
+const K1: f64 = 1.2;
+/// BM25 length normalization.
+const B: f64 = 0.75;
+
+/// A sparse vector: sorted unique indices with their weights.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Sparse {
+    pub indices: Vec<u32>,
+    pub values: Vec<f32>,
+}
+
+impl Sparse {
+    fn from_map(map: HashMap<u32, f32>) -> Self {
+        let mut pairs: Vec<(u32, f32)> = map.into_iter().collect();
+        pairs.sort_unstable_by_key(|(i, _)| *i);
+        let (indices, values) = pairs.into_iter().unzip();
+        Sparse { indices, values }
+    }
+}
+
+/// All sparse vectors of one text, by vector name.
+pub type NamedSparse = Vec<(&'static str, Sparse)>;
+
+/// One content word of a query with what it matches.
+#[derive(Debug, Clone)]
+pub struct QueryWord {
+    /// The normalized word.
+    pub word: String,
+    /// Its stem hashes, one per language vector (deduplicated).
+    pub stems: Vec<u32>,
+    /// Its trigram hashes.
+    pub grams: Vec<u32>,
+}
+
+/// Embeds documents and queries into the named sparse vectors.
+pub struct SparseEncoder {
+    bm25: Vec<(&'static str, EdgeBm25)>,
+    /// Words known to be stop words in some language (true) or not (false).
+    stopwords: Mutex<HashMap<String, bool>>,
+}
+
+impl std::fmt::Debug for SparseEncoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SparseEncoder").finish_non_exhaustive()
+    }
+}
+
+impl SparseEncoder {
+    pub fn new() -> anyhow::Result<Self> {
+        let mut bm25 = Vec::new();
+        for (name, language) in WORD_VECTORS {
+            // The stop words of the language plus chat filler (see `chat`).
+            let stopwords = serde_json::json!({ "languages": [language], "custom": FILLER });
+            let mut config: EdgeBm25Config = serde_json::from_value(serde_json::json!({
+                "language": language,
+                "ascii_folding": true,
+                "min_token_len": 2,
+                "stopwords": stopwords,
+            }))?;
+            config.k = NotNan::new(K1)?;
+            config.b = NotNan::new(B)?;
+            config.avg_len = NotNan::new(AVG_DOC_TOKENS)?;
+            let model =
+                EdgeBm25::new(config).map_err(|e| anyhow::anyhow!("BM25 {language}: {e}"))?;
+            bm25.push((name, model));
+        }
+        Ok(Self {
+            bm25,
+            stopwords: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Whether a normalized word carries no topic: a stop word in any of the
+    /// languages, a single character, or a number.
+    pub fn is_stopword(&self, word: &str) -> bool {
+        if word.chars().count() < 2 || word.chars().all(|c| c.is_ascii_digit()) {
+            return true;
+        }
+        if let Some(&known) = self.stopwords.lock().expect("stopword cache").get(word) {
+            return known;
+        }
+        let stop = self
+            .bm25
+            .iter()
+            .any(|(_, model)| model.embed_query(word).indices.is_empty());
+        let mut cache = self.stopwords.lock().expect("stopword cache");
+        if cache.len() > 200_000 {
+            cache.clear();
+        }
+        cache.insert(word.to_owned(), stop);
+        stop
+    }
+
+    /// The document vectors of a text (a passage or a question).
+    pub fn encode_document(&self, text: &str) -> NamedSparse {
+        let normalized = normalize(text);
+        let mut out: NamedSparse = self
+            .bm25
+            .iter()
+            .map(|(name, model)| {
+                let v = model.embed_document(&normalized);
+                (
+                    *name,
+                    Sparse {
+                        indices: v.indices,
+                        values: v.values,
+                    },
+                )
+            })
+            .collect();
+        out.push((CHAR_VECTOR, self.document_grams(&normalized)));
+        out
+    }
+
+    fn document_grams(&self, normalized: &str) -> Sparse {
+        let mut counts: HashMap<u32, f32> = HashMap::new();
+        let mut total = 0usize;
+        for word in words(normalized) {
+            if self.is_stopword(word) {
+                continue;
+            }
+            total += 1;
+            char_ngrams(word, |g| *counts.entry(hash32(g)).or_insert(0.0) += 1.0);
+        }
+        let norm = 1.0 - B + B * total as f64 / AVG_DOC_TOKENS;
+        for tf in counts.values_mut() {
+            let n = f64::from(*tf);
+            *tf = (n * (K1 + 1.0) / (n + K1 * norm)) as f32;
+        }
+        Sparse::from_map(counts)
+    }
+
+    /// The query vectors of weighted query terms (a message's content
+    /// words at 1.0, their translations lower) and the content words' grams.
+    pub fn encode_query(&self, terms: &[(String, f32)], content: &[QueryWord]) -> NamedSparse {
+        let mut out: NamedSparse = self
+            .bm25
+            .iter()
+            .map(|(name, model)| {
+                let mut weights: HashMap<u32, f32> = HashMap::new();
+                for (term, weight) in terms {
+                    for index in model.embed_query(term).indices {
+                        let w = weights.entry(index).or_insert(0.0);
+                        *w = w.max(*weight);
+                    }
+                }
+                (*name, Sparse::from_map(weights))
+            })
+            .collect();
+        let grams: HashMap<u32, f32> = content
+            .iter()
+            .flat_map(|w| w.grams.iter().map(|&g| (g, 1.0)))
+            .collect();
+        out.push((CHAR_VECTOR, Sparse::from_map(grams)));
+        out
+    }
+
+    /// The content words of a normalized text with their stems and grams.
+    pub fn content_words(&self, normalized: &str) -> Vec<QueryWord> {
+        let mut seen = std::collections::HashSet::new();
+        let mut out = Vec::new();
+        for word in words(normalized) {
+            if self.is_stopword(word) || !seen.insert(word) {
+                continue;
+            }
+            out.push(self.query_word(word));
+        }
+        out
+    }
+
+    /// Stems and grams of one normalized word.
+    pub fn query_word(&self, word: &str) -> QueryWord {
+        let mut stems: Vec<u32> = self
+            .bm25
+            .iter()
+            .flat_map(|(_, model)| model.embed_query(word).indices)
+            .collect();
+        stems.sort_unstable();
+        stems.dedup();
+        let mut grams = Vec::new();
+        char_ngrams(word, |g| grams.push(hash32(g)));
+        grams.sort_unstable();
+        grams.dedup();
+        QueryWord {
+            word: word.to_owned(),
+            stems,
+            grams,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stems_meet_across_accents_and_inflection() {
+        let encoder = SparseEncoder::new().unwrap();
+        let a = encoder.query_word(&normalize("envíos"));
+        let b = encoder.query_word(&normalize("envio"));
+        assert!(a.stems.iter().any(|s| b.stems.contains(s)), "{a:?} {b:?}");
+    }
+
+    #[test]
+    fn stop_words_are_dropped_in_every_language() {
+        let encoder = SparseEncoder::new().unwrap();
+        let words: Vec<_> = encoder
+            .content_words(&normalize(
+                "¿Cuánto tarda el envío? how long does the shipping take",
+            ))
+            .into_iter()
+            .map(|w| w.word)
+            .collect();
+        assert!(words.contains(&"envio".to_owned()));
+        assert!(words.contains(&"shipping".to_owned()));
+        assert!(!words.contains(&"el".to_owned()) && !words.contains(&"the".to_owned()));
+    }
+
+    #[test]
+    fn documents_have_all_vectors() {
+        let encoder = SparseEncoder::new().unwrap();
+        let vectors = encoder.encode_document("Reembolsos en 5 días hábiles");
+        let names: Vec<_> = vectors.iter().map(|(n, _)| *n).collect();
+        assert_eq!(names, ["words_es", "words_pt", "words_en", "chars"]);
+        assert!(vectors.iter().all(|(_, v)| !v.indices.is_empty()));
+    }
+}
