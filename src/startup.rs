@@ -86,6 +86,7 @@ impl Application {
             bot,
             knowledge: knowledge.clone(),
         });
+        let policies = Arc::new(config.escalation.policies().map_err(anyhow::Error::msg)?);
         let pipeline = Pipeline::new(
             store.clone(),
             responder,
@@ -93,6 +94,7 @@ impl Application {
             &config.sender,
             clock.clone(),
             signals.clone(),
+            policies.clone(),
         );
         let listener = TcpListener::bind(config.listen)
             .await
@@ -104,6 +106,7 @@ impl Application {
             clock,
             signals,
             sender_health,
+            policies,
         };
         Ok(Application {
             listener,

@@ -14,6 +14,8 @@
 //! templates, and the bot keeps no state between calls.
 
 pub mod context;
+#[cfg(test)]
+mod dev_set;
 pub mod extractive;
 pub mod generate;
 pub mod grounding;
@@ -79,6 +81,22 @@ pub struct Inbound<'a> {
     /// "antes de las 11:00"), from the escalation module; `None` uses the
     /// template's default ("lo antes posible").
     pub expected_answer_time: Option<&'a str>,
+    /// Phrases the expected answer time for the priority and queue the
+    /// decision turns out to need (the pipeline's escalation outlook);
+    /// `expected_answer_time` wins when both are set.
+    pub expected_answer: Option<&'a dyn ExpectedAnswer>,
+}
+
+/// "When will a person answer", phrased for the customer, for a case of
+/// the given urgency routed to `queue` (`None`: the default queue).
+pub trait ExpectedAnswer: Send + Sync {
+    fn phrase(&self, urgent: bool, queue: Option<&str>, lang: Lang) -> Option<String>;
+}
+
+impl std::fmt::Debug for dyn ExpectedAnswer + '_ {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ExpectedAnswer")
+    }
 }
 
 /// What kind of message the reply is.
@@ -259,13 +277,14 @@ impl Bot {
             self.settings.reply_chars,
         );
         let escalate = |reason| Escalation::Yes { reason };
+        let queue = confident.first().and_then(|h| h.queue.as_deref());
         match (verdict.class, confident.first()) {
             (TriageClass::Faq, _) if verdict.small_talk.is_some() => (
                 composer.small_talk(verdict.small_talk.unwrap_or(triage::SmallTalk::Greeting)),
                 Escalation::No,
             ),
             (TriageClass::Urgent, _) => (
-                composer.acknowledgement(EscalationReason::Urgent),
+                composer.acknowledgement(EscalationReason::Urgent, queue),
                 escalate(EscalationReason::Urgent),
             ),
             // The article's topic always needs a person: share it and escalate.
@@ -274,11 +293,11 @@ impl Bot {
                 escalate(EscalationReason::ArticleRequiresPerson),
             ),
             (TriageClass::Human, _) if verdict.basis == triage::Basis::LowConfidence => (
-                composer.acknowledgement(EscalationReason::LowConfidence),
+                composer.acknowledgement(EscalationReason::LowConfidence, queue),
                 escalate(EscalationReason::LowConfidence),
             ),
             (TriageClass::Human, _) => (
-                composer.acknowledgement(EscalationReason::NeedsPerson),
+                composer.acknowledgement(EscalationReason::NeedsPerson, queue),
                 escalate(EscalationReason::NeedsPerson),
             ),
             (TriageClass::Faq, Some(top)) if top.escalate => (
@@ -291,7 +310,7 @@ impl Bot {
                 Escalation::No,
             ),
             (TriageClass::Faq, None) => (
-                composer.acknowledgement(EscalationReason::LowConfidence),
+                composer.acknowledgement(EscalationReason::LowConfidence, queue),
                 escalate(EscalationReason::LowConfidence),
             ),
         }

@@ -3,7 +3,7 @@
 
 use super::extractive::{channel_limit, clean_markdown, trim_to};
 use super::prompts::{Prompts, TemplateId};
-use super::{AnswerSource, EscalationReason, Inbound, Reply, ReplyKind};
+use super::{AnswerSource, EscalationReason, ExpectedAnswer, Inbound, Reply, ReplyKind};
 use crate::knowledge::Hit;
 use crate::triage::{Lang, SmallTalk};
 
@@ -11,7 +11,8 @@ use crate::triage::{Lang, SmallTalk};
 pub(super) struct Composer<'a> {
     prompts: &'a Prompts,
     lang: Lang,
-    follow_up: String,
+    fixed_follow_up: Option<String>,
+    outlook: Option<&'a dyn ExpectedAnswer>,
     max_chars: usize,
     channel_max: usize,
 }
@@ -20,21 +21,31 @@ impl<'a> Composer<'a> {
     pub(super) fn new(
         prompts: &'a Prompts,
         lang: Lang,
-        inbound: &Inbound<'_>,
+        inbound: &Inbound<'a>,
         reply_chars: usize,
     ) -> Self {
-        let follow_up = match inbound.expected_answer_time {
-            Some(t) if !t.trim().is_empty() => t.trim().to_owned(),
-            _ => prompts.get(TemplateId::FollowUpDefault, lang).render(&[]),
-        };
+        let fixed_follow_up = inbound
+            .expected_answer_time
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .map(str::to_owned);
         let channel_max = channel_limit(inbound.channel);
         Self {
             prompts,
             lang,
-            follow_up,
+            fixed_follow_up,
+            outlook: inbound.expected_answer,
             max_chars: reply_chars.min(channel_max),
             channel_max,
         }
+    }
+
+    /// When a person will answer a case of this urgency in `queue`.
+    fn follow_up(&self, urgent: bool, queue: Option<&str>) -> String {
+        self.fixed_follow_up
+            .clone()
+            .or_else(|| self.outlook.and_then(|o| o.phrase(urgent, queue, self.lang)))
+            .unwrap_or_else(|| self.prompts.get(TemplateId::FollowUpDefault, self.lang).render(&[]))
     }
 
     /// The chat-sized limit for a reply body.
@@ -63,7 +74,7 @@ impl<'a> Composer<'a> {
         }
     }
 
-    pub(super) fn acknowledgement(&self, reason: EscalationReason) -> Reply {
+    pub(super) fn acknowledgement(&self, reason: EscalationReason, queue: Option<&str>) -> Reply {
         let id = match reason {
             EscalationReason::Urgent => TemplateId::AckUrgent,
             EscalationReason::LowConfidence => TemplateId::AckNotCovered,
@@ -73,7 +84,10 @@ impl<'a> Composer<'a> {
         };
         Reply {
             kind: ReplyKind::Acknowledgement,
-            text: self.template(id, &[("follow_up", &self.follow_up)]),
+            text: self.template(
+                id,
+                &[("follow_up", &self.follow_up(reason == EscalationReason::Urgent, queue))],
+            ),
             article_ids: Vec::new(),
             source: AnswerSource::Template,
         }
@@ -108,7 +122,7 @@ impl<'a> Composer<'a> {
             &[
                 ("title", &Self::title(hit)),
                 ("passage", &passage),
-                ("follow_up", &self.follow_up),
+                ("follow_up", &self.follow_up(false, hit.queue.as_deref())),
             ],
         );
         Reply {

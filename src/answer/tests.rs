@@ -77,6 +77,7 @@ fn inbound<'a>(text: &'a str, history: &'a [Turn]) -> Inbound<'a> {
         history,
         channel: Channel::Whatsapp,
         expected_answer_time: None,
+        expected_answer: None,
     }
 }
 

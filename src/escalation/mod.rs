@@ -13,6 +13,7 @@
 //! - [`templates`]: approved WhatsApp templates, their selection and parameters.
 
 pub mod config;
+pub mod open;
 pub mod deadline;
 pub mod hours;
 pub mod notice;

@@ -35,6 +35,8 @@ pub struct AppState {
     pub clock: Clock,
     pub signals: Arc<Signals>,
     pub sender_health: Arc<SenderHealth>,
+    /// Queues, SLAs, hours and templates, compiled once at start.
+    pub policies: Arc<crate::escalation::Policies>,
 }
 
 /// The whole application router.

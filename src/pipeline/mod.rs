@@ -24,6 +24,9 @@ use crate::channels::model::Channel;
 use crate::channels::outbound::{OutboundBody, OutboundMessage};
 use crate::config::{PipelineConfig, SenderConfig};
 use crate::conversation::Clock;
+use crate::escalation::open::{CaseOutlook, CaseTriage, open_case, plan_case};
+use crate::escalation::{Policies, Priority};
+use crate::triage::Lang;
 use crate::startup::Signals;
 use crate::store::{self, ConversationRow, NewOutbound, NewTurn, OutboxState, Owner, PendingMessage, Store};
 
@@ -42,6 +45,7 @@ pub struct Pipeline {
     clock: Clock,
     signals: Arc<Signals>,
     permits: Arc<Semaphore>,
+    policies: Arc<Policies>,
 }
 
 /// What happened to one conversation.
@@ -61,6 +65,7 @@ impl Pipeline {
         sender: &SenderConfig,
         clock: Clock,
         signals: Arc<Signals>,
+        policies: Arc<Policies>,
     ) -> Self {
         let permits = Arc::new(Semaphore::new(config.concurrency.max(1)));
         Self {
@@ -71,6 +76,7 @@ impl Pipeline {
             clock,
             signals,
             permits,
+            policies,
         }
     }
 
@@ -197,6 +203,12 @@ impl Pipeline {
             .recent_turns(conversation_id, self.config.context_turns as i64)
             .await?;
         let text = turn_text(&pending);
+        let now = self.clock.now();
+        let outlook = CaseOutlook {
+            policies: &self.policies,
+            conversation: &conversation,
+            now,
+        };
         let plan = if conversation.owner == Owner::Human {
             TurnPlan::silent("a person owns the conversation")
         } else {
@@ -205,6 +217,7 @@ impl Pipeline {
                 text: &text,
                 history: &history,
                 conversation: &conversation,
+                expected_answer: Some(&outlook),
             };
             tokio::time::timeout(TURN_TIME_LIMIT, self.responder.respond(&context))
                 .await
@@ -269,6 +282,12 @@ impl Pipeline {
             return Ok(TurnOutcome::Skipped);
         };
         let mut replied = false;
+        let mut out_of_hours = None;
+        if plan.escalate {
+            out_of_hours = self.open_case(&mut tx.tx, conversation, turn_id, &plan, now).await?;
+        } else if conversation.owner == Owner::Human {
+            self.refresh_case(&mut tx.tx, conversation, now).await?;
+        }
         if let Some(reply) = &plan.reply {
             let new = NewOutbound {
                 conversation_id: Some(conversation.id),
@@ -290,6 +309,10 @@ impl Pipeline {
                 replied = true;
             }
         }
+        if let Some(notice) = out_of_hours {
+            let new = self.text_message(conversation, notice, "out_of_hours", format!("ooh:{}", turn.message_ids[0]), now);
+            store::enqueue(&mut tx.tx, &new, now).await?;
+        }
         sqlx::query("UPDATE conversations SET processing_until = NULL, lang = COALESCE($1, lang) WHERE id = $2")
             .bind(plan.lang.as_deref())
             .bind(conversation.id)
@@ -310,6 +333,86 @@ impl Pipeline {
             Ok(TurnOutcome::Replied)
         } else {
             Ok(TurnOutcome::Silent)
+        }
+    }
+}
+
+impl Pipeline {
+    /// Inside the turn's transaction: opens the escalation the bot decided
+    /// on (unless one is open already). Returns the out-of-hours notice to
+    /// send after the acknowledgement, if no agent will be on in time.
+    async fn open_case(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        conversation: &ConversationRow,
+        turn_id: i64,
+        plan: &TurnPlan,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> anyhow::Result<Option<String>> {
+        if crate::store::escalations::open_escalation_in(conn, conversation.id).await?.is_some() {
+            return Ok(None);
+        }
+        let priority = if plan.class.as_deref() == Some("urgent") { Priority::High } else { Priority::Normal };
+        let case = plan_case(&self.policies, plan.queue.as_deref(), priority, conversation, now);
+        let triage = CaseTriage {
+            reason: plan.escalation_reason.clone().unwrap_or_else(|| plan.class.clone().unwrap_or_default()),
+            class: plan.class.clone(),
+            confidence: plan.confidence,
+            triage_reason: plan.reason.clone(),
+        };
+        let escalation_id = open_case(conn, conversation, Some(turn_id), &case, &triage, now).await?;
+        tracing::info!(escalation_id, queue = %case.queue.name, priority = priority.as_str(), "escalated");
+        let lang = plan.lang.as_deref().and_then(Lang::parse).unwrap_or_default();
+        Ok(case.out_of_hours_message(lang, now))
+    }
+
+    /// Inside the turn's transaction: the customer wrote while a person owns
+    /// the conversation, so the window moved: the case's deadline follows.
+    async fn refresh_case(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        conversation: &ConversationRow,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> anyhow::Result<()> {
+        let Some(case) = crate::store::escalations::open_escalation_in(conn, conversation.id).await? else {
+            return Ok(());
+        };
+        let priority = if case.priority == "high" { Priority::High } else { Priority::Normal };
+        let plan = plan_case(&self.policies, Some(&case.queue), priority, conversation, case.created_at);
+        let bound = match plan.deadline.bound {
+            crate::escalation::DeadlineBound::Sla => "sla",
+            crate::escalation::DeadlineBound::Window => "window",
+        };
+        if plan.deadline.at != case.deadline_at || plan.window_closes_at != case.window_closes_at {
+            crate::store::escalations::update_deadline(conn, case.id, plan.deadline.at, bound, plan.window_closes_at, now)
+                .await?;
+            crate::store::escalations::add_event(conn, case.id, "customer_wrote", None, None, now).await?;
+        }
+        Ok(())
+    }
+
+    fn text_message(
+        &self,
+        conversation: &ConversationRow,
+        text: String,
+        purpose: &str,
+        dedupe_key: String,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> NewOutbound {
+        NewOutbound {
+            conversation_id: Some(conversation.id),
+            message: OutboundMessage {
+                channel: conversation.channel,
+                business_id: conversation.business_id.clone(),
+                recipient: conversation.send_address().to_owned(),
+                body: OutboundBody::Text { text },
+                reply_to: None,
+                messaging_type: None,
+            },
+            purpose: purpose.to_owned(),
+            dedupe_key: Some(dedupe_key),
+            not_before: now,
+            state: OutboxState::Pending,
         }
     }
 }

@@ -16,6 +16,8 @@ pub struct TurnContext<'a> {
     /// Previous turns of this conversation only, oldest first.
     pub history: &'a [TurnRecord],
     pub conversation: &'a ConversationRow,
+    /// Phrases when a person would answer, should the turn escalate.
+    pub expected_answer: Option<&'a dyn crate::answer::ExpectedAnswer>,
 }
 
 /// What kind of reply a turn gets.
@@ -53,6 +55,8 @@ pub struct TurnPlan {
     pub triage_source: Option<String>,
     pub decision: Decision,
     pub escalate: bool,
+    /// Why the turn escalates (`urgent`, `needs_person`, `low_confidence`, ...).
+    pub escalation_reason: Option<String>,
     pub queue: Option<String>,
     pub articles: Vec<String>,
     pub reply: Option<String>,
@@ -68,6 +72,7 @@ impl TurnPlan {
             triage_source: None,
             decision: Decision::Silent,
             escalate: false,
+            escalation_reason: None,
             queue: None,
             articles: Vec::new(),
             reply: None,
@@ -102,6 +107,7 @@ impl Responder for BotResponder {
             history: &history,
             channel: turn.channel,
             expected_answer_time: None,
+            expected_answer: turn.expected_answer,
         };
         let decision = self.bot.respond(self.knowledge.as_ref(), &inbound).await;
         let kind = match decision.reply.kind {
@@ -120,6 +126,12 @@ impl Responder for BotResponder {
                 .and_then(|v| v.as_str().map(str::to_owned)),
             decision: kind,
             escalate: decision.is_escalated(),
+            escalation_reason: match decision.escalation {
+                crate::answer::Escalation::Yes { reason } => serde_json::to_value(reason)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned)),
+                crate::answer::Escalation::No => None,
+            },
             queue: decision.queue.clone(),
             articles: decision.reply.article_ids.clone(),
             reply: Some(decision.reply.text),

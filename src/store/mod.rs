@@ -7,9 +7,14 @@
 //! time, so on SQLite every write transaction first takes an in-process lock:
 //! writers queue in Rust instead of failing with `SQLITE_BUSY`.
 
+pub mod agent;
 mod intake;
 mod conversations;
+pub mod escalations;
 mod outbox;
+pub mod notifications;
+pub mod timers;
+pub mod scheduling;
 mod turns;
 
 use std::str::FromStr;
@@ -25,6 +30,8 @@ use tokio::sync::{Mutex, OwnedMutexGuard};
 pub use conversations::{ConversationRow, Owner, conversation_in, mark_window_closed, open_free_entry, set_owner};
 pub use intake::{IngestOutcome, NewDelivery};
 pub use outbox::{NewOutbound, OutboxRow, OutboxState, SendFailure, enqueue};
+pub use escalations::{EscalationEvent, EscalationFilter, EscalationRow, EscalationState, NewEscalation};
+pub use timers::{NewTimer, TimerRow};
 pub use turns::{NewTurn, PendingMessage, TurnRecord, record_turn, set_turn_reply};
 
 /// How long a request waits for a pooled connection before failing; a

@@ -23,6 +23,16 @@ pub enum Lang {
 impl Lang {
     pub const ALL: [Lang; 3] = [Lang::Es, Lang::Pt, Lang::En];
 
+    /// The language for an ISO 639-1 code (`es`, `pt`, `en`; `es_MX` too).
+    pub fn parse(code: &str) -> Option<Lang> {
+        match code.get(..2)?.to_ascii_lowercase().as_str() {
+            "es" => Some(Lang::Es),
+            "pt" => Some(Lang::Pt),
+            "en" => Some(Lang::En),
+            _ => None,
+        }
+    }
+
     pub fn code(self) -> &'static str {
         match self {
             Lang::Es => "es",

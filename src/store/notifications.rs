@@ -1,0 +1,91 @@
+//! Outgoing notifications (signed webhooks to the business's own systems):
+//! rows written with the decision that caused them, delivered with retries.
+
+use chrono::{DateTime, Duration, Utc};
+use sqlx::AnyConnection;
+
+use super::{Backend, Store, to_ms};
+
+/// A claimed notification.
+#[derive(Debug, Clone)]
+pub struct NotificationRow {
+    pub id: i64,
+    pub event: String,
+    pub payload: String,
+    pub attempts: i64,
+}
+
+/// Inside a transaction: queues a notification; `None` if its key exists.
+pub async fn notify(
+    conn: &mut AnyConnection,
+    event: &str,
+    payload: &serde_json::Value,
+    dedupe_key: Option<&str>,
+    now: DateTime<Utc>,
+) -> sqlx::Result<Option<i64>> {
+    sqlx::query_scalar(
+        "INSERT INTO notifications (event, payload, dedupe_key, next_attempt_at, created_at) \
+         VALUES ($1, $2, $3, $4, $4) ON CONFLICT (dedupe_key) DO NOTHING RETURNING id",
+    )
+    .bind(event)
+    .bind(payload.to_string())
+    .bind(dedupe_key)
+    .bind(to_ms(now))
+    .fetch_optional(&mut *conn)
+    .await
+}
+
+impl Store {
+    pub async fn claim_notifications(&self, now: DateTime<Utc>, limit: i64, lease: Duration) -> sqlx::Result<Vec<NotificationRow>> {
+        let lock = match self.backend() {
+            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+            Backend::Sqlite => "",
+        };
+        let sql = format!(
+            "UPDATE notifications SET state = 'sending', lease_until = $1, attempts = attempts + 1 WHERE id IN \
+                 (SELECT id FROM notifications WHERE (state = 'pending' AND next_attempt_at <= $2) \
+                     OR (state = 'sending' AND lease_until < $2) ORDER BY next_attempt_at, id LIMIT $3{lock}) \
+             RETURNING id, event, payload, attempts"
+        );
+        let mut tx = self.begin_write().await?;
+        let rows: Vec<(i64, String, String, i64)> = sqlx::query_as(&sql)
+            .bind(to_ms(now + lease))
+            .bind(to_ms(now))
+            .bind(limit)
+            .fetch_all(&mut *tx.tx)
+            .await?;
+        tx.commit().await?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, event, payload, attempts)| NotificationRow { id, event, payload, attempts })
+            .collect())
+    }
+
+    pub async fn notification_delivered(&self, id: i64, now: DateTime<Utc>) -> sqlx::Result<()> {
+        sqlx::query("UPDATE notifications SET state = 'delivered', delivered_at = $1, lease_until = NULL WHERE id = $2")
+            .bind(to_ms(now))
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// A failed attempt: retry at `at`, or give up (`at` = `None`).
+    pub async fn notification_failed(&self, id: i64, at: Option<DateTime<Utc>>, error: &str) -> sqlx::Result<()> {
+        let (state, next) = match at {
+            Some(at) => ("pending", Some(to_ms(at))),
+            None => ("failed", None),
+        };
+        sqlx::query(
+            "UPDATE notifications SET state = $1, next_attempt_at = COALESCE($2, next_attempt_at), \
+                 lease_until = NULL, last_error = $3 WHERE id = $4",
+        )
+        .bind(state)
+        .bind(next)
+        .bind(error)
+        .bind(id)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+}

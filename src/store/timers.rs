@@ -1,0 +1,150 @@
+//! Timers as rows: every deadline (SLA warning and breach, window
+//! keep-alive, follow-up) is a row with a due time, claimed with a lease so a
+//! restart loses none and several instances share the work without firing
+//! one twice.
+
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+use sqlx::AnyConnection;
+
+use super::{Backend, Store, from_ms, to_ms};
+
+/// A timer to schedule.
+#[derive(Debug, Clone)]
+pub struct NewTimer {
+    pub kind: String,
+    pub escalation_id: Option<i64>,
+    pub conversation_id: Option<i64>,
+    pub due_at: DateTime<Utc>,
+    /// At most one timer per key (e.g. one keep-alive per window).
+    pub dedupe_key: Option<String>,
+    pub payload: Option<serde_json::Value>,
+}
+
+/// A claimed timer.
+#[derive(Debug, Clone, Serialize)]
+pub struct TimerRow {
+    pub id: i64,
+    pub kind: String,
+    pub escalation_id: Option<i64>,
+    pub conversation_id: Option<i64>,
+    pub due_at: DateTime<Utc>,
+    pub attempts: i64,
+    pub payload: Option<serde_json::Value>,
+}
+
+type Raw = (i64, String, Option<i64>, Option<i64>, i64, i64, Option<String>);
+
+fn from_raw(r: Raw) -> TimerRow {
+    TimerRow {
+        id: r.0,
+        kind: r.1,
+        escalation_id: r.2,
+        conversation_id: r.3,
+        due_at: from_ms(r.4),
+        attempts: r.5,
+        payload: r.6.and_then(|p| serde_json::from_str(&p).ok()),
+    }
+}
+
+const COLUMNS: &str = "id, kind, escalation_id, conversation_id, due_at, attempts, payload";
+
+/// Inside a transaction: schedules a timer; `None` if its key exists.
+pub async fn schedule(conn: &mut AnyConnection, timer: &NewTimer, now: DateTime<Utc>) -> sqlx::Result<Option<i64>> {
+    sqlx::query_scalar(
+        "INSERT INTO timers (kind, escalation_id, conversation_id, due_at, dedupe_key, payload, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (dedupe_key) DO NOTHING RETURNING id",
+    )
+    .bind(&timer.kind)
+    .bind(timer.escalation_id)
+    .bind(timer.conversation_id)
+    .bind(to_ms(timer.due_at))
+    .bind(timer.dedupe_key.as_deref())
+    .bind(timer.payload.as_ref().map(|p| p.to_string()))
+    .bind(to_ms(now))
+    .fetch_optional(&mut *conn)
+    .await
+}
+
+/// Inside a transaction: cancels an escalation's pending timers of the given
+/// kinds (all kinds when empty).
+pub async fn cancel_for_escalation(conn: &mut AnyConnection, escalation_id: i64, kinds: &[&str]) -> sqlx::Result<u64> {
+    let mut total = 0;
+    if kinds.is_empty() {
+        total += sqlx::query("UPDATE timers SET state = 'cancelled' WHERE escalation_id = $1 AND state = 'pending'")
+            .bind(escalation_id)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected();
+    }
+    for kind in kinds {
+        total += sqlx::query(
+            "UPDATE timers SET state = 'cancelled' WHERE escalation_id = $1 AND kind = $2 AND state = 'pending'",
+        )
+        .bind(escalation_id)
+        .bind(*kind)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+    }
+    Ok(total)
+}
+
+impl Store {
+    /// Claims due timers with a lease (expired leases are claimable again:
+    /// the instance that held them died mid-way).
+    pub async fn claim_timers(&self, now: DateTime<Utc>, limit: i64, lease: Duration) -> sqlx::Result<Vec<TimerRow>> {
+        let lock = match self.backend() {
+            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
+            Backend::Sqlite => "",
+        };
+        let sql = format!(
+            "UPDATE timers SET state = 'running', lease_until = $1, attempts = attempts + 1 WHERE id IN \
+                 (SELECT id FROM timers WHERE (state = 'pending' AND due_at <= $2) \
+                     OR (state = 'running' AND lease_until < $2) ORDER BY due_at, id LIMIT $3{lock}) \
+             RETURNING {COLUMNS}"
+        );
+        let mut tx = self.begin_write().await?;
+        let rows: Vec<Raw> = sqlx::query_as(&sql)
+            .bind(to_ms(now + lease))
+            .bind(to_ms(now))
+            .bind(limit)
+            .fetch_all(&mut *tx.tx)
+            .await?;
+        tx.commit().await?;
+        let mut timers: Vec<TimerRow> = rows.into_iter().map(from_raw).collect();
+        timers.sort_by_key(|t| (t.due_at, t.id));
+        Ok(timers)
+    }
+
+}
+
+/// Inside the transaction that commits the timer's effects: marks it done.
+pub async fn complete_timer(conn: &mut AnyConnection, id: i64, now: DateTime<Utc>) -> sqlx::Result<()> {
+        sqlx::query("UPDATE timers SET state = 'done', fired_at = $1, lease_until = NULL WHERE id = $2")
+            .bind(to_ms(now))
+            .bind(id)
+            .execute(&mut *conn)
+            .await?;
+        Ok(())
+}
+
+impl Store {
+    /// Puts a timer back for later (an error while firing).
+    pub async fn retry_timer(&self, id: i64, at: DateTime<Utc>) -> sqlx::Result<()> {
+        sqlx::query("UPDATE timers SET state = 'pending', due_at = $1, lease_until = NULL WHERE id = $2")
+            .bind(to_ms(at))
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// When the next pending timer is due.
+    pub async fn next_timer_due(&self) -> sqlx::Result<Option<DateTime<Utc>>> {
+        let at: Option<i64> = sqlx::query_scalar("SELECT MIN(due_at) FROM timers WHERE state = 'pending'")
+            .fetch_one(self.pool())
+            .await?;
+        Ok(at.map(from_ms))
+    }
+}
