@@ -12,6 +12,7 @@
 //! - [`text`] and [`wording`]: those decisions in Spanish, Portuguese and English;
 //! - [`templates`]: approved WhatsApp templates, their selection and parameters.
 
+pub mod actions;
 pub mod config;
 pub mod open;
 pub mod deadline;

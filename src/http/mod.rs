@@ -2,6 +2,7 @@
 //! merged here. Every handler is thin: extract, convert, call the domain,
 //! respond.
 
+pub mod agent;
 pub mod auth;
 pub mod error;
 pub mod health;
@@ -44,6 +45,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(health::router())
         .merge(webhooks::router())
+        .merge(agent::router())
         .with_state(state)
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,

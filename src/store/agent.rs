@@ -109,19 +109,7 @@ impl Store {
     /// Escalations for the agents' queue, soonest deadline first, with what
     /// the list shows about their conversation.
     pub async fn agent_queue(&self, filter: &EscalationFilter) -> sqlx::Result<Vec<QueueItem>> {
-        let columns = COLUMNS
-            .split(',')
-            .map(|c| format!("e.{}", c.trim()))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let mut sql = format!(
-            "SELECT {columns}, c.channel, c.customer_name, c.last_customer_message_at, c.window_error_at, \
-                 c.free_entry_until, \
-                 (SELECT COALESCE(m.body, '[' || m.kind || ']') FROM messages m \
-                   WHERE m.conversation_id = e.conversation_id AND m.direction = 'inbound' \
-                   ORDER BY m.sent_at DESC, m.id DESC LIMIT 1) AS preview \
-             FROM escalations e JOIN conversations c ON c.id = e.conversation_id WHERE 1 = 1"
-        );
+        let mut sql = format!("{} WHERE 1 = 1", queue_select());
         let mut n = 0;
         let mut next = || {
             n += 1;
@@ -145,25 +133,23 @@ impl Store {
         }
         query = query.bind(if filter.limit > 0 { filter.limit } else { 100 });
         let rows = query.fetch_all(self.pool()).await?;
-        rows.iter()
-            .map(|row| {
-                let channel: String = row.try_get("channel")?;
-                let preview: Option<String> = row.try_get("preview")?;
-                Ok(QueueItem {
-                    escalation: from_row(row)?,
-                    channel: channel.parse().unwrap_or(Channel::Sandbox),
-                    customer_name: row.try_get("customer_name")?,
-                    last_customer_message_at: row.try_get::<Option<i64>, _>("last_customer_message_at")?.map(from_ms),
-                    window_error_at: row.try_get::<Option<i64>, _>("window_error_at")?.map(from_ms),
-                    free_entry_until: row.try_get::<Option<i64>, _>("free_entry_until")?.map(from_ms),
-                    last_message_preview: preview.map(|p| shorten(&p)),
-                })
-            })
-            .collect()
+        rows.iter().map(queue_item).collect()
+    }
+
+    /// One escalation with what the queue shows about its conversation.
+    pub async fn queue_item(&self, escalation_id: i64) -> sqlx::Result<Option<QueueItem>> {
+        let row = sqlx::query(&format!("{} WHERE e.id = $1", queue_select()))
+            .bind(escalation_id)
+            .fetch_optional(self.pool())
+            .await?;
+        row.as_ref().map(queue_item).transpose()
     }
 
     /// Every escalation of a conversation, newest first.
-    pub async fn escalations_of_conversation(&self, conversation_id: i64) -> sqlx::Result<Vec<EscalationRow>> {
+    pub async fn escalations_of_conversation(
+        &self,
+        conversation_id: i64,
+    ) -> sqlx::Result<Vec<EscalationRow>> {
         let rows = sqlx::query(&format!(
             "SELECT {COLUMNS} FROM escalations WHERE conversation_id = $1 ORDER BY id DESC"
         ))
@@ -174,7 +160,10 @@ impl Store {
     }
 
     /// The conversation's thread in time order.
-    pub async fn conversation_thread(&self, conversation_id: i64) -> anyhow::Result<Vec<ThreadEntry>> {
+    pub async fn conversation_thread(
+        &self,
+        conversation_id: i64,
+    ) -> anyhow::Result<Vec<ThreadEntry>> {
         let mut entries = Vec::new();
         entries.extend(self.thread_messages(conversation_id).await?);
         entries.extend(self.thread_turns(conversation_id).await?);
@@ -236,7 +225,16 @@ impl Store {
     }
 
     async fn thread_outbound(&self, conversation_id: i64) -> anyhow::Result<Vec<ThreadEntry>> {
-        type Raw = (i64, i64, String, String, String, Option<String>, Option<i64>, Option<i64>);
+        type Raw = (
+            i64,
+            i64,
+            String,
+            String,
+            String,
+            Option<String>,
+            Option<i64>,
+            Option<i64>,
+        );
         let rows: Vec<Raw> = sqlx::query_as(
             "SELECT id, created_at, purpose, state, payload, delivery_status, error_code, sent_at FROM outbox \
              WHERE conversation_id = $1 AND kind <> 'mark_read' ORDER BY id",
@@ -284,31 +282,83 @@ impl Store {
     }
 }
 
+/// Escalations joined with their conversation and the customer's latest message.
+fn queue_select() -> String {
+    let columns = COLUMNS
+        .split(',')
+        .map(|c| format!("e.{}", c.trim()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!(
+        "SELECT {columns}, c.channel, c.customer_name, c.last_customer_message_at, c.window_error_at, \
+             c.free_entry_until, \
+             (SELECT COALESCE(m.body, '[' || m.kind || ']') FROM messages m \
+               WHERE m.conversation_id = e.conversation_id AND m.direction = 'inbound' \
+               ORDER BY m.sent_at DESC, m.id DESC LIMIT 1) AS preview \
+         FROM escalations e JOIN conversations c ON c.id = e.conversation_id"
+    )
+}
+
+fn queue_item(row: &sqlx::any::AnyRow) -> sqlx::Result<QueueItem> {
+    let channel: String = row.try_get("channel")?;
+    let preview: Option<String> = row.try_get("preview")?;
+    Ok(QueueItem {
+        escalation: from_row(row)?,
+        channel: channel.parse().unwrap_or(Channel::Sandbox),
+        customer_name: row.try_get("customer_name")?,
+        last_customer_message_at: row
+            .try_get::<Option<i64>, _>("last_customer_message_at")?
+            .map(from_ms),
+        window_error_at: row
+            .try_get::<Option<i64>, _>("window_error_at")?
+            .map(from_ms),
+        free_entry_until: row
+            .try_get::<Option<i64>, _>("free_entry_until")?
+            .map(from_ms),
+        last_message_preview: preview.map(|p| shorten(&p)),
+    })
+}
+
 fn shorten(text: &str) -> String {
     let mut chars = text.chars();
     let short: String = chars.by_ref().take(PREVIEW_CHARS).collect();
-    if chars.next().is_some() { format!("{short}…") } else { short }
+    if chars.next().is_some() {
+        format!("{short}…")
+    } else {
+        short
+    }
 }
 
 /// Inside a write transaction: reads an escalation, locking its row on
 /// PostgreSQL so concurrent actions on it run one after the other (SQLite
 /// already serializes writers).
-pub async fn lock_escalation(conn: &mut AnyConnection, backend: Backend, id: i64) -> sqlx::Result<Option<EscalationRow>> {
+pub async fn lock_escalation(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    id: i64,
+) -> sqlx::Result<Option<EscalationRow>> {
     let lock = match backend {
         Backend::Postgres => " FOR UPDATE",
         Backend::Sqlite => "",
     };
-    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM escalations WHERE id = $1{lock}"))
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await?;
+    let row = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM escalations WHERE id = $1{lock}"
+    ))
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?;
     row.as_ref().map(from_row).transpose()
 }
 
 /// Inside a write transaction: the compare-and-set claim. Only a `waiting`
 /// escalation nobody else holds is taken, in one statement, so of two
 /// concurrent claims exactly one changes the row. Returns the rows changed.
-pub async fn claim_escalation(conn: &mut AnyConnection, id: i64, agent: &str, now: DateTime<Utc>) -> sqlx::Result<u64> {
+pub async fn claim_escalation(
+    conn: &mut AnyConnection,
+    id: i64,
+    agent: &str,
+    now: DateTime<Utc>,
+) -> sqlx::Result<u64> {
     Ok(sqlx::query(
         "UPDATE escalations SET state = 'assigned', assigned_to = $1, updated_at = $2 \
          WHERE id = $3 AND state = 'waiting' AND (assigned_to IS NULL OR assigned_to = $1)",
@@ -329,13 +379,15 @@ pub async fn assign_escalation(
     state: EscalationState,
     now: DateTime<Utc>,
 ) -> sqlx::Result<()> {
-    sqlx::query("UPDATE escalations SET assigned_to = $1, state = $2, updated_at = $3 WHERE id = $4")
-        .bind(agent)
-        .bind(state.as_str())
-        .bind(to_ms(now))
-        .bind(id)
-        .execute(&mut *conn)
-        .await?;
+    sqlx::query(
+        "UPDATE escalations SET assigned_to = $1, state = $2, updated_at = $3 WHERE id = $4",
+    )
+    .bind(agent)
+    .bind(state.as_str())
+    .bind(to_ms(now))
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }
 
@@ -349,7 +401,11 @@ pub async fn count_held(conn: &mut AnyConnection, conversation_id: i64) -> sqlx:
 }
 
 /// Inside a write transaction: held rows of the conversation become due now.
-pub async fn release_held(conn: &mut AnyConnection, conversation_id: i64, now: DateTime<Utc>) -> sqlx::Result<u64> {
+pub async fn release_held(
+    conn: &mut AnyConnection,
+    conversation_id: i64,
+    now: DateTime<Utc>,
+) -> sqlx::Result<u64> {
     Ok(sqlx::query(
         "UPDATE outbox SET state = 'pending', next_attempt_at = $1 WHERE conversation_id = $2 AND state = 'held'",
     )

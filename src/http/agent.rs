@@ -1,0 +1,534 @@
+//! `/api/escalations` and `/api/conversations`: the agent API (bearer token,
+//! role `agent`; `admin` may do everything, also act on escalations another
+//! agent holds). Documented in `api/openapi.json`, served at
+//! `GET /api/openapi.json`.
+//!
+//! Handlers are thin: check the role, convert the request into a domain
+//! value, call an action of [`crate::escalation::actions`] (one write
+//! transaction each), map its outcome to an answer. Refusals are 404 (no
+//! such escalation), 409 (resolved, held by another agent, window closed
+//! without a template, Messenger's 7 days over) or 422 (bad template).
+
+use std::collections::HashMap;
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::AppState;
+use super::auth::Caller;
+use super::error::ApiError;
+use crate::channels::model::Channel;
+use crate::config::Role;
+use crate::conversation::Window;
+use crate::escalation::Policies;
+use crate::escalation::actions::{
+    self, ActionOutcome, Actor, ClaimOutcome, Refusal, Reply, ReplyDelivery, ReplyOutcome,
+    TemplateChoice, Waiting,
+};
+use crate::store::agent::{QueueItem, ThreadEntry};
+use crate::store::{EscalationEvent, EscalationFilter, EscalationRow, EscalationState, Owner};
+
+/// The OpenAPI description of this API, kept beside the code it describes.
+pub const OPENAPI: &str = include_str!("../../api/openapi.json");
+/// Most escalations one list returns.
+const MAX_LIST: i64 = 500;
+
+const OPENAPI_PATH: &str = "/api/openapi.json";
+const ESCALATIONS: &str = "/api/escalations";
+const ESCALATION: &str = "/api/escalations/{id}";
+const CLAIM: &str = "/api/escalations/{id}/claim";
+const REPLY: &str = "/api/escalations/{id}/reply";
+const NOTE: &str = "/api/escalations/{id}/note";
+const WAITING_FOR_CUSTOMER: &str = "/api/escalations/{id}/waiting-for-customer";
+const HAND_BACK: &str = "/api/escalations/{id}/hand-back";
+const RESOLVE: &str = "/api/escalations/{id}/resolve";
+const REASSIGN: &str = "/api/escalations/{id}/reassign";
+const CONVERSATION: &str = "/api/conversations/{id}";
+
+/// Every (method, path) [`router`] serves, for the check that the OpenAPI
+/// document describes them all.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("get", OPENAPI_PATH),
+    ("get", ESCALATIONS),
+    ("get", ESCALATION),
+    ("post", CLAIM),
+    ("post", REPLY),
+    ("post", NOTE),
+    ("post", WAITING_FOR_CUSTOMER),
+    ("post", HAND_BACK),
+    ("post", RESOLVE),
+    ("post", REASSIGN),
+    ("get", CONVERSATION),
+];
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route(OPENAPI_PATH, get(openapi))
+        .route(ESCALATIONS, get(list))
+        .route(ESCALATION, get(read))
+        .route(CLAIM, post(claim))
+        .route(REPLY, post(reply))
+        .route(NOTE, post(note))
+        .route(WAITING_FOR_CUSTOMER, post(wait_for_customer))
+        .route(HAND_BACK, post(hand_back))
+        .route(RESOLVE, post(resolve))
+        .route(REASSIGN, post(reassign))
+        .route(CONVERSATION, get(conversation))
+}
+
+/// One escalation as the agents' list shows it.
+#[derive(Debug, Serialize)]
+struct EscalationView {
+    id: i64,
+    conversation_id: i64,
+    channel: Channel,
+    customer_name: Option<String>,
+    queue: String,
+    priority: String,
+    state: EscalationState,
+    assigned_to: Option<String>,
+    reason: String,
+    triage_class: Option<String>,
+    triage_confidence: Option<f64>,
+    created_at: DateTime<Utc>,
+    sla_due_at: DateTime<Utc>,
+    deadline_at: DateTime<Utc>,
+    deadline_bound: String,
+    /// Seconds to the deadline (negative: overdue).
+    time_left_seconds: i64,
+    /// When the 24-hour customer service window closes (or closed).
+    window_closes_at: Option<DateTime<Utc>>,
+    /// Seconds of free-form replies left; `null` when the window is closed.
+    window_time_left_seconds: Option<i64>,
+    window: Window,
+    first_response_at: Option<DateTime<Utc>>,
+    resolved_at: Option<DateTime<Utc>>,
+    last_message_preview: Option<String>,
+}
+
+impl EscalationView {
+    fn new(item: QueueItem, now: DateTime<Utc>) -> Self {
+        let window = Window::at(
+            item.channel,
+            item.last_customer_message_at,
+            item.window_error_at,
+            item.free_entry_until,
+            now,
+        );
+        let e = item.escalation;
+        EscalationView {
+            id: e.id,
+            conversation_id: e.conversation_id,
+            channel: item.channel,
+            customer_name: item.customer_name,
+            queue: e.queue,
+            priority: e.priority,
+            state: e.state,
+            assigned_to: e.assigned_to,
+            reason: e.reason,
+            triage_class: e.triage_class,
+            triage_confidence: e.triage_confidence,
+            created_at: e.created_at,
+            sla_due_at: e.sla_due_at,
+            deadline_at: e.deadline_at,
+            deadline_bound: e.deadline_bound,
+            time_left_seconds: (e.deadline_at - now).num_seconds(),
+            window_closes_at: window.closes_at,
+            window_time_left_seconds: window.time_left(now).map(|d| d.num_seconds()),
+            window,
+            first_response_at: e.first_response_at,
+            resolved_at: e.resolved_at,
+            last_message_preview: item.last_message_preview,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+struct EscalationDetail {
+    #[serde(flatten)]
+    escalation: EscalationView,
+    events: Vec<EscalationEvent>,
+}
+
+#[derive(Debug, Deserialize)]
+struct ListParams {
+    queue: Option<String>,
+    state: Option<String>,
+    #[serde(default)]
+    include_resolved: bool,
+    limit: Option<i64>,
+}
+
+impl TryFrom<ListParams> for EscalationFilter {
+    type Error = ApiError;
+
+    fn try_from(p: ListParams) -> Result<Self, ApiError> {
+        let state = match p.state.as_deref().filter(|s| !s.is_empty()) {
+            None => None,
+            Some(s) => Some(EscalationState::parse(s).ok_or_else(|| {
+                ApiError::BadRequest(format!(
+                    "state: {s:?} is not one of waiting, assigned, waiting_customer, resolved"
+                ))
+            })?),
+        };
+        Ok(EscalationFilter {
+            queue: p.queue.filter(|q| !q.is_empty()),
+            state,
+            include_resolved: p.include_resolved,
+            limit: p.limit.unwrap_or(100).clamp(1, MAX_LIST),
+        })
+    }
+}
+
+#[derive(Debug, Deserialize)]
+struct ReplyBody {
+    text: String,
+    template: Option<TemplateBody>,
+}
+
+#[derive(Debug, Deserialize)]
+struct TemplateBody {
+    name: String,
+    language: String,
+    #[serde(default)]
+    params: HashMap<String, String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct NoteBody {
+    text: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct ReassignBody {
+    agent: String,
+}
+
+#[derive(Debug, Serialize)]
+struct ReplyAnswer {
+    escalation: EscalationRow,
+    #[serde(flatten)]
+    delivery: ReplyDelivery,
+}
+
+#[derive(Debug, Serialize)]
+struct WaitingAnswer {
+    escalation: EscalationRow,
+    followup_at: DateTime<Utc>,
+}
+
+/// A conversation with everything an agent needs to answer it.
+#[derive(Debug, Serialize)]
+struct ConversationView {
+    id: i64,
+    channel: Channel,
+    customer_id: String,
+    customer_name: Option<String>,
+    lang: Option<String>,
+    owner: Owner,
+    window: Window,
+    window_time_left_seconds: Option<i64>,
+    escalations: Vec<EscalationRow>,
+    /// Knowledge articles the bot's replies drew on, with their titles.
+    sources: Vec<Source>,
+    thread: Vec<ThreadEntry>,
+}
+
+#[derive(Debug, Serialize)]
+struct Source {
+    id: String,
+    title: Option<String>,
+}
+
+fn actor(caller: &Caller) -> Actor {
+    Actor {
+        name: caller.name.clone(),
+        may_override: caller.role == Role::Admin,
+    }
+}
+
+fn policies(state: &AppState) -> Result<Policies, ApiError> {
+    // Checked at start, so this cannot fail on a running server.
+    state
+        .config
+        .escalation
+        .policies()
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("escalation policies: {e}")))
+}
+
+fn refused(refusal: Refusal) -> ApiError {
+    match refusal {
+        Refusal::NotFound => ApiError::NotFound,
+        Refusal::Resolved => ApiError::Conflict {
+            message: "the escalation is resolved".into(),
+            details: json!({ "reason": "resolved" }),
+        },
+        Refusal::HeldBy(agent) => ApiError::Conflict {
+            message: format!("the escalation is held by {agent}"),
+            details: json!({ "reason": "held_by_another_agent", "assigned_to": agent }),
+        },
+    }
+}
+
+fn done<T>(outcome: ActionOutcome<T>) -> Result<T, ApiError> {
+    match outcome {
+        ActionOutcome::Done(value) => Ok(value),
+        ActionOutcome::Refused(refusal) => Err(refused(refusal)),
+    }
+}
+
+fn json_body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
+    body.map(|Json(b)| b)
+        .map_err(|e| ApiError::BadRequest(e.body_text()))
+}
+
+async fn openapi() -> impl IntoResponse {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI)
+}
+
+async fn list(
+    caller: Caller,
+    State(state): State<AppState>,
+    Query(params): Query<ListParams>,
+) -> Result<Json<Vec<EscalationView>>, ApiError> {
+    caller.require(Role::Agent)?;
+    let filter = EscalationFilter::try_from(params)?;
+    let now = state.clock.now();
+    let items = state.store.agent_queue(&filter).await?;
+    Ok(Json(
+        items
+            .into_iter()
+            .map(|i| EscalationView::new(i, now))
+            .collect(),
+    ))
+}
+
+async fn read(
+    caller: Caller,
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Json<EscalationDetail>, ApiError> {
+    caller.require(Role::Agent)?;
+    let item = state
+        .store
+        .queue_item(id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let events = state.store.escalation_events(id).await?;
+    Ok(Json(EscalationDetail {
+        escalation: EscalationView::new(item, state.clock.now()),
+        events,
+    }))
+}
+
+async fn claim(
+    caller: Caller,
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Json<EscalationRow>, ApiError> {
+    caller.require(Role::Agent)?;
+    match actions::claim(&state.store, id, &actor(&caller), state.clock.now()).await? {
+        ClaimOutcome::Claimed(row) => {
+            tracing::info!(escalation_id = id, agent = %caller.name, "escalation claimed");
+            Ok(Json(row))
+        }
+        ClaimOutcome::AlreadyYours(row) => Ok(Json(row)),
+        ClaimOutcome::Refused(refusal) => Err(refused(refusal)),
+    }
+}
+
+async fn reply(
+    caller: Caller,
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    body: Result<Json<ReplyBody>, JsonRejection>,
+) -> Result<Json<ReplyAnswer>, ApiError> {
+    caller.require(Role::Agent)?;
+    let body = json_body(body)?;
+    let template = body.template.map(|t| TemplateChoice {
+        name: t.name,
+        language: t.language,
+        params: t.params,
+    });
+    let reply = Reply::new(&body.text, template).map_err(ApiError::Unprocessable)?;
+    let policies = policies(&state)?;
+    let outcome = actions::reply(
+        &state.store,
+        &policies,
+        id,
+        &actor(&caller),
+        &reply,
+        state.clock.now(),
+    )
+    .await?;
+    match outcome {
+        ReplyOutcome::Sent { escalation, delivery } => {
+            state.signals.outbox.notify_one();
+            tracing::info!(escalation_id = id, agent = %caller.name, "agent reply queued");
+            Ok(Json(ReplyAnswer { escalation, delivery }))
+        }
+        ReplyOutcome::TemplateRequired {
+            window_closed_at,
+            templates,
+        } => Err(ApiError::Conflict {
+            message: "the WhatsApp window is closed: choose a re-engagement template".into(),
+            details: json!({
+                "reason": "template_required",
+                "window_closed_at": window_closed_at,
+                "templates": templates,
+            }),
+        }),
+        ReplyOutcome::InvalidTemplate(reason) => Err(ApiError::Unprocessable(reason)),
+        ReplyOutcome::WindowExpired { human_agent_until } => Err(ApiError::Conflict {
+            message: "more than 7 days since the customer's last message: nothing may be sent until they write".into(),
+            details: json!({ "reason": "human_agent_window_expired", "human_agent_until": human_agent_until }),
+        }),
+        ReplyOutcome::Refused(refusal) => Err(refused(refusal)),
+    }
+}
+
+async fn note(
+    caller: Caller,
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    body: Result<Json<NoteBody>, JsonRejection>,
+) -> Result<Json<EscalationRow>, ApiError> {
+    caller.require(Role::Agent)?;
+    let body = json_body(body)?;
+    let text = body.text.trim();
+    if text.is_empty() {
+        return Err(ApiError::Unprocessable("text: a note needs text".into()));
+    }
+    let outcome = actions::note(&state.store, id, &actor(&caller), text, state.clock.now()).await?;
+    Ok(Json(done(outcome)?))
+}
+
+async fn wait_for_customer(
+    caller: Caller,
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Json<WaitingAnswer>, ApiError> {
+    caller.require(Role::Agent)?;
+    let policies = policies(&state)?;
+    let outcome = actions::wait_for_customer(
+        &state.store,
+        &policies,
+        id,
+        &actor(&caller),
+        state.clock.now(),
+    )
+    .await?;
+    let Waiting {
+        escalation,
+        followup_at,
+    } = done(outcome)?;
+    Ok(Json(WaitingAnswer {
+        escalation,
+        followup_at,
+    }))
+}
+
+async fn hand_back(
+    caller: Caller,
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Json<EscalationRow>, ApiError> {
+    caller.require(Role::Agent)?;
+    let outcome = actions::hand_back(&state.store, id, &actor(&caller), state.clock.now()).await?;
+    Ok(Json(done(outcome)?))
+}
+
+async fn resolve(
+    caller: Caller,
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Json<EscalationRow>, ApiError> {
+    caller.require(Role::Agent)?;
+    let outcome = actions::resolve(&state.store, id, &actor(&caller), state.clock.now()).await?;
+    Ok(Json(done(outcome)?))
+}
+
+async fn reassign(
+    caller: Caller,
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+    body: Result<Json<ReassignBody>, JsonRejection>,
+) -> Result<Json<EscalationRow>, ApiError> {
+    caller.require(Role::Agent)?;
+    let body = json_body(body)?;
+    let to = known_agent(&state, &body.agent)?;
+    let outcome =
+        actions::reassign(&state.store, id, &actor(&caller), &to, state.clock.now()).await?;
+    Ok(Json(done(outcome)?))
+}
+
+/// The name of a configured token that may take escalations.
+fn known_agent(state: &AppState, name: &str) -> Result<String, ApiError> {
+    state
+        .config
+        .auth
+        .tokens
+        .iter()
+        .find(|t| t.name == name.trim() && matches!(t.role, Role::Agent | Role::Admin))
+        .map(|t| t.name.clone())
+        .ok_or_else(|| {
+            ApiError::Unprocessable(format!("agent: {name:?} is not a configured agent"))
+        })
+}
+
+async fn conversation(
+    caller: Caller,
+    State(state): State<AppState>,
+    Path(id): Path<i64>,
+) -> Result<Json<ConversationView>, ApiError> {
+    caller.require(Role::Agent)?;
+    let conversation = state
+        .store
+        .conversation(id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let escalations = state.store.escalations_of_conversation(id).await?;
+    let thread = state.store.conversation_thread(id).await?;
+    let now = state.clock.now();
+    let window = conversation.window(now);
+    Ok(Json(ConversationView {
+        id: conversation.id,
+        channel: conversation.channel,
+        customer_id: conversation.customer_id,
+        customer_name: conversation.customer_name,
+        lang: conversation.lang,
+        owner: conversation.owner,
+        window_time_left_seconds: window.time_left(now).map(|d| d.num_seconds()),
+        window,
+        escalations,
+        sources: sources(&state, &thread),
+        thread,
+    }))
+}
+
+/// The distinct articles the thread's turns used, in first-use order.
+fn sources(state: &AppState, thread: &[ThreadEntry]) -> Vec<Source> {
+    let mut seen = Vec::<String>::new();
+    for entry in thread {
+        if let ThreadEntry::Turn { articles, .. } = entry {
+            for id in articles {
+                if !seen.contains(id) {
+                    seen.push(id.clone());
+                }
+            }
+        }
+    }
+    seen.into_iter()
+        .map(|id| Source {
+            title: state.knowledge.article(&id).map(|a| a.title.clone()),
+            id,
+        })
+        .collect()
+}
