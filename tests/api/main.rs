@@ -4,6 +4,7 @@
 mod helpers;
 mod payloads;
 
+mod agent;
 mod conversations;
 mod crash;
 mod intake;
