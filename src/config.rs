@@ -59,6 +59,9 @@ pub struct Config {
     pub llm: LlmConfig,
     #[serde(default)]
     pub escalation: EscalationConfig,
+    /// Signed webhooks to the business's systems (`[notifications]`).
+    #[serde(default)]
+    pub notifications: crate::scheduler::NotificationsConfig,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]

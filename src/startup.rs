@@ -21,6 +21,7 @@ use crate::conversation::Clock;
 use crate::http::AppState;
 use crate::knowledge::KnowledgeBase;
 use crate::pipeline::{BotResponder, Pipeline};
+use crate::scheduler::{Notifier, Scheduler};
 use crate::store::{OutboxRow, Store};
 
 /// How long shutdown waits for workers to finish what they started.
@@ -54,6 +55,8 @@ pub struct Application {
     state: AppState,
     sender: Sender,
     pipeline: Pipeline,
+    scheduler: Scheduler,
+    notifier: Notifier,
 }
 
 impl Application {
@@ -96,6 +99,8 @@ impl Application {
             signals.clone(),
             policies.clone(),
         );
+        let scheduler = Scheduler::from_config(&config, store.clone(), clock.clone(), signals.clone())?;
+        let notifier = Notifier::new(store.clone(), config.notifications.clone(), clock.clone())?;
         let listener = TcpListener::bind(config.listen)
             .await
             .with_context(|| format!("listen: cannot bind {}", config.listen))?;
@@ -113,6 +118,8 @@ impl Application {
             state,
             sender,
             pipeline,
+            scheduler,
+            notifier,
         })
     }
 
@@ -132,6 +139,14 @@ impl Application {
         &self.pipeline
     }
 
+    pub fn scheduler(&self) -> &Scheduler {
+        &self.scheduler
+    }
+
+    pub fn notifier(&self) -> &Notifier {
+        &self.notifier
+    }
+
     /// Serves and runs the workers until `shutdown` fires, then stops
     /// accepting, finishes in-flight requests and sends, and returns.
     pub async fn run_until_stopped(self, shutdown: CancellationToken) -> anyhow::Result<()> {
@@ -140,10 +155,14 @@ impl Application {
             state,
             sender,
             pipeline,
+            scheduler,
+            notifier,
         } = self;
         let workers = CancellationToken::new();
         let mut tasks = tokio::task::JoinSet::new();
         tasks.spawn(sender.run(workers.clone()));
+        tasks.spawn(scheduler.run(workers.clone()));
+        tasks.spawn(notifier.run(workers.clone()));
         if state.config.pipeline.enabled {
             tasks.spawn(pipeline.run(workers.clone()));
         }

@@ -18,6 +18,7 @@
 //! window_margin_minutes = 60      # deadline = window close minus this
 //! keepalive_before_minutes = 90   # keep-alive this long before the window closes
 //! followup_after_minutes = 1440   # remind the customer after a day of silence
+//! sla_warning_before_minutes = 10 # warn agents this long before a deadline (0: never)
 //! sla = { urgent_minutes = 15, normal_minutes = 240 }
 //!
 //! [[escalation.queues]]
@@ -72,6 +73,10 @@ pub struct EscalationConfig {
     /// A follow-up reminder goes out after this long without a customer
     /// reply to an agent. `VENTANA_ESCALATION__FOLLOWUP_AFTER_MINUTES`.
     pub followup_after_minutes: u32,
+    /// Agents are warned (a notification) this long before a case's
+    /// deadline; 0 turns warnings off.
+    /// `VENTANA_ESCALATION__SLA_WARNING_BEFORE_MINUTES`.
+    pub sla_warning_before_minutes: u32,
     /// First-response SLA per priority, counted in business hours.
     pub sla: SlaConfig,
     /// Named queues with their hours (`[[escalation.queues]]`).
@@ -87,6 +92,7 @@ impl Default for EscalationConfig {
             window_margin_minutes: 60,
             keepalive_before_minutes: 90,
             followup_after_minutes: 24 * 60,
+            sla_warning_before_minutes: 10,
             sla: SlaConfig::default(),
             queues: Vec::new(),
             templates: Vec::new(),
@@ -189,6 +195,8 @@ pub struct Policies {
     pub window_margin: Duration,
     pub keepalive_before: Duration,
     pub followup_after: Duration,
+    /// How long before a deadline agents are warned; zero: never.
+    pub sla_warning_before: Duration,
     pub templates: Vec<Template>,
 }
 
@@ -245,6 +253,7 @@ impl EscalationConfig {
         for (key, minutes) in [
             ("window_margin_minutes", self.window_margin_minutes),
             ("keepalive_before_minutes", self.keepalive_before_minutes),
+            ("sla_warning_before_minutes", self.sla_warning_before_minutes),
         ] {
             if minutes >= 24 * 60 {
                 return Err(format!(
@@ -288,6 +297,7 @@ impl EscalationConfig {
             window_margin: minutes(self.window_margin_minutes),
             keepalive_before: minutes(self.keepalive_before_minutes),
             followup_after: minutes(self.followup_after_minutes),
+            sla_warning_before: minutes(self.sla_warning_before_minutes),
             templates,
         })
     }
@@ -511,6 +521,7 @@ body_params = ["customer_name"]
         );
         assert_eq!(policies.window_margin, Duration::minutes(60));
         assert_eq!(policies.keepalive_before, Duration::minutes(90));
+        assert_eq!(policies.sla_warning_before, Duration::minutes(10));
     }
 
     #[test]
@@ -605,6 +616,10 @@ body_params = ["customer_name"]
             (
                 "[escalation]\nwindow_margin_minutes = 1440\n".to_owned(),
                 "escalation.window_margin_minutes: must be less than 1440",
+            ),
+            (
+                "[escalation]\nsla_warning_before_minutes = 2000\n".to_owned(),
+                "escalation.sla_warning_before_minutes: must be less than 1440",
             ),
         ];
         for (toml, expected) in cases {

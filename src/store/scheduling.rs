@@ -10,11 +10,16 @@ use super::escalations::{COLUMNS as ESCALATION_COLUMNS, EscalationRow, from_row}
 use super::{Store, to_ms};
 
 /// Inside a transaction: one escalation by id.
-pub async fn escalation_in(conn: &mut AnyConnection, id: i64) -> sqlx::Result<Option<EscalationRow>> {
-    let row = sqlx::query(&format!("SELECT {ESCALATION_COLUMNS} FROM escalations WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await?;
+pub async fn escalation_in(
+    conn: &mut AnyConnection,
+    id: i64,
+) -> sqlx::Result<Option<EscalationRow>> {
+    let row = sqlx::query(&format!(
+        "SELECT {ESCALATION_COLUMNS} FROM escalations WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?;
     row.as_ref().map(from_row).transpose()
 }
 
@@ -123,10 +128,11 @@ impl Store {
 
     /// When the next pending notification is due, for the notifier's sleep.
     pub async fn next_notification_due(&self) -> sqlx::Result<Option<DateTime<Utc>>> {
-        let at: Option<i64> =
-            sqlx::query_scalar("SELECT MIN(next_attempt_at) FROM notifications WHERE state = 'pending'")
-                .fetch_one(self.pool())
-                .await?;
+        let at: Option<i64> = sqlx::query_scalar(
+            "SELECT MIN(next_attempt_at) FROM notifications WHERE state = 'pending'",
+        )
+        .fetch_one(self.pool())
+        .await?;
         Ok(at.map(super::from_ms))
     }
 }

@@ -9,3 +9,4 @@ mod conversations;
 mod crash;
 mod intake;
 mod outbox;
+mod scheduler;
