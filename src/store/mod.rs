@@ -12,7 +12,6 @@ mod intake;
 mod conversations;
 pub mod escalations;
 mod outbox;
-pub mod scheduling;
 pub mod notifications;
 pub mod timers;
 pub mod scheduling;
