@@ -135,7 +135,7 @@ pub enum ReplyDelivery {
 #[derive(Debug, Clone)]
 pub enum ReplyOutcome {
     Sent {
-        escalation: EscalationRow,
+        escalation: Box<EscalationRow>,
         delivery: ReplyDelivery,
     },
     /// WhatsApp window closed and no template chosen: the options, the
@@ -304,7 +304,7 @@ pub async fn reply(
             .increment(1);
     }
     Ok(ReplyOutcome::Sent {
-        escalation,
+        escalation: Box::new(escalation),
         delivery,
     })
 }

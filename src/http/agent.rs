@@ -372,7 +372,10 @@ async fn reply(
         ReplyOutcome::Sent { escalation, delivery } => {
             state.signals.outbox.notify_one();
             tracing::info!(escalation_id = id, agent = %caller.name, "agent reply queued");
-            Ok(Json(ReplyAnswer { escalation, delivery }))
+            Ok(Json(ReplyAnswer {
+                escalation: *escalation,
+                delivery,
+            }))
         }
         ReplyOutcome::TemplateRequired {
             window_closed_at,

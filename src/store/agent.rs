@@ -261,7 +261,8 @@ impl Store {
     }
 
     async fn thread_events(&self, conversation_id: i64) -> sqlx::Result<Vec<ThreadEntry>> {
-        let rows: Vec<(i64, i64, i64, String, Option<String>, Option<String>)> = sqlx::query_as(
+        type Raw = (i64, i64, i64, String, Option<String>, Option<String>);
+        let rows: Vec<Raw> = sqlx::query_as(
             "SELECT v.id, v.at, v.escalation_id, v.kind, v.actor, v.detail FROM escalation_events v \
              JOIN escalations e ON e.id = v.escalation_id WHERE e.conversation_id = $1 ORDER BY v.id",
         )
