@@ -281,6 +281,10 @@ impl Pipeline {
             tracing::warn!("messages already taken by another turn; nothing to do");
             return Ok(TurnOutcome::Skipped);
         };
+        // The customer answered: agent texts held behind a re-engagement
+        // template may go out now (the window is open again).
+        let released = crate::escalation::actions::release_held_messages(&mut tx.tx, conversation.id, now).await?;
+        let mut wake_sender = released > 0;
         let mut replied = false;
         let mut out_of_hours = None;
         if plan.escalate {
@@ -312,6 +316,7 @@ impl Pipeline {
         if let Some(notice) = out_of_hours {
             let new = self.text_message(conversation, notice, "out_of_hours", format!("ooh:{}", turn.message_ids[0]), now);
             store::enqueue(&mut tx.tx, &new, now).await?;
+            wake_sender = true;
         }
         sqlx::query("UPDATE conversations SET processing_until = NULL, lang = COALESCE($1, lang) WHERE id = $2")
             .bind(plan.lang.as_deref())
@@ -327,8 +332,10 @@ impl Pipeline {
             "decision" => plan.decision.as_str()
         )
         .increment(1);
-        if replied {
+        if replied || wake_sender {
             self.signals.outbox.notify_one();
+        }
+        if replied {
             tracing::info!(turn_id, decision = plan.decision.as_str(), "turn answered");
             Ok(TurnOutcome::Replied)
         } else {

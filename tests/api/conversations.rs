@@ -240,3 +240,30 @@ async fn two_instances_on_one_postgres_answer_each_turn_exactly_once() {
     assert_eq!(first.count("turns").await, 20);
     stop.cancel();
 }
+
+on_both_databases! {
+    async fn a_reply_leaves_from_the_number_the_customer_wrote_to_with_its_token(db: Db) {
+        let mut options = Options::new(db);
+        options.configure = Box::new(|c| {
+            let numbers = r#"
+                [[meta.whatsapp_numbers]]
+                phone_number_id = "111000111"
+                access_token = "token-for-111"
+                [[meta.whatsapp_numbers]]
+                phone_number_id = "222000222"
+                access_token = "token-for-222"
+            "#;
+            let extra: ventana::config::MetaConfig = toml::from_str(&format!("graph_api_base = \"{}\"\n{}", c.meta.graph_api_base, numbers.replace("meta.", ""))).unwrap();
+            c.meta.whatsapp_numbers = extra.whatsapp_numbers;
+            c.sender.mark_read = false;
+        });
+        let app = TestApp::spawn_with(options).await;
+        let mut body = whatsapp_text("5215510000010", "wamid.num2", now_secs(), "hola");
+        body["entry"][0]["changes"][0]["value"]["metadata"]["phone_number_id"] = json!("222000222");
+        assert_eq!(app.post_whatsapp(&body).await.status(), 200);
+        wait_for_texts(&app, 1).await;
+        let request = app.graph.requests().into_iter().last().unwrap();
+        assert_eq!(request.path, "/v23.0/222000222/messages");
+        assert_eq!(request.authorization.as_deref(), Some("Bearer token-for-222"));
+    }
+}

@@ -80,6 +80,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub graph: FakeGraph,
     pub state: AppState,
+    /// The app's clock (manual when the test gave a start time).
+    pub clock: Clock,
     pub database_url: String,
     shutdown: CancellationToken,
     server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
@@ -154,6 +156,7 @@ impl TestApp {
             client: reqwest::Client::new(),
             graph,
             state,
+            clock,
             database_url,
             shutdown,
             server: Some(server),

@@ -7,6 +7,7 @@ mod payloads;
 mod agent;
 mod conversations;
 mod crash;
+mod escalation;
 mod intake;
 mod outbox;
 mod scheduler;
