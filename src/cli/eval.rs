@@ -1,4 +1,4 @@
-//! `ventana eval`: run retrieval (and, once available, triage) over
+//! `ventana eval`: run retrieval and the real bot (triage and answer) over
 //! labelled cases and print the metrics.
 //!
 //! The cases file is JSON lines in the format of `eval/aurora/README.md`.
@@ -14,8 +14,10 @@ use std::process::ExitCode;
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
+use crate::answer::{Bot, Inbound};
 use crate::config::Config;
 use crate::knowledge::{KnowledgeBase, ScoredHit};
+use crate::triage::metrics::{CaseOutcome, TriageMetrics};
 
 /// Arguments of `ventana eval`.
 #[derive(Debug, Clone, clap::Args)]
@@ -116,22 +118,29 @@ pub async fn run(config: Config, args: EvalArgs) -> anyhow::Result<ExitCode> {
     config.qdrant.url = None;
     let outcome = evaluate(&config, &cases, args.top).await;
     let _ = std::fs::remove_dir_all(&scratch);
-    let (kb_articles, results) = outcome?;
+    let (kb_articles, results, outcomes) = outcome?;
     let retrieval = retrieval_metrics(&results, config.retrieval.min_confidence);
-    let triage = triage_metrics(&cases, &results);
+    let triage = triage_metrics(&outcomes);
     if args.json {
         let report = serde_json::json!({
             "knowledge": args.knowledge,
             "articles": kb_articles,
             "cases": cases.len(),
             "retrieval": retrieval,
-            "triage": triage,
-            "triage_note": triage.is_none().then_some("triage is not available yet: only retrieval is measured"),
+            "signals": signals(&config),
+            "triage": triage.as_ref().map(|m| serde_json::json!({
+                "accuracy": m.accuracy,
+                "macro_f1": m.macro_f1,
+                "per_class": m.per_class,
+                "confusion": m.confusion,
+            })),
+            "safety": triage.as_ref().map(|m| &m.safety),
+            "answer": triage.as_ref().map(|m| &m.answer),
             "results": results,
         });
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        print_table(&results, &retrieval, triage.is_some());
+        print_table(&results, &retrieval, triage.as_ref());
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -156,22 +165,64 @@ pub fn read_cases(path: &std::path::Path) -> anyhow::Result<Vec<Case>> {
         .collect()
 }
 
-/// Indexes the knowledge base and retrieves for every case.
+/// Which retrieval and triage signals the evaluation used.
+fn signals(config: &Config) -> serde_json::Value {
+    let dense = config.embeddings.base_url.is_some();
+    serde_json::json!({
+        "retrieval": if dense { vec!["bm25", "char_ngrams", "dense"] } else { vec!["bm25", "char_ngrams"] },
+        "triage": if config.llm.base_url.is_some() { "llm_with_rules_floor" } else { "rules" },
+        "answers": if config.llm.base_url.is_some() { "llm_grounded" } else { "extractive" },
+    })
+}
+
+/// Indexes the knowledge base, retrieves for every case, and runs the bot
+/// (triage and answer, exactly as the pipeline does) on each one.
 pub async fn evaluate(
     config: &Config,
     cases: &[Case],
     top: usize,
-) -> anyhow::Result<(usize, Vec<CaseResult>)> {
+) -> anyhow::Result<(usize, Vec<CaseResult>, Vec<Option<CaseOutcome>>)> {
     let kb = KnowledgeBase::open(config).await?;
     for error in kb.load_errors() {
         eprintln!("warning: {error}");
     }
+    let bot = Bot::from_config(config)?;
     let mut results = Vec::with_capacity(cases.len());
+    let mut outcomes = Vec::with_capacity(cases.len());
     for case in cases {
         let hits = kb.search_explained(&case.text, top).await?;
-        results.push(case_result(case, &hits));
+        let mut result = case_result(case, &hits);
+        let channel = case
+            .channel
+            .as_deref()
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(crate::channels::model::Channel::Whatsapp);
+        let inbound = Inbound {
+            text: &case.text,
+            history: &[],
+            channel,
+            expected_answer_time: None,
+            expected_answer: None,
+        };
+        let decision = bot.respond(kb.as_ref(), &inbound).await;
+        result.triage = Some(serde_json::json!({
+            "class": decision.triage.class,
+            "confidence": decision.triage.confidence,
+            "lang": decision.triage.lang,
+            "reason": decision.triage.reason,
+            "escalated": decision.is_escalated(),
+            "answered_article": decision.answered_article(),
+        }));
+        outcomes.push(case.expect.triage.as_deref().and_then(|t| t.parse().ok()).map(|expected_class| CaseOutcome {
+            expected_class,
+            expected_article: case.expect.article.clone(),
+            predicted_class: decision.triage.class,
+            answered_article: decision.answered_article().map(str::to_owned),
+            escalated: decision.is_escalated(),
+        }));
+        results.push(result);
     }
-    Ok((kb.articles().len(), results))
+    Ok((kb.articles().len(), results, outcomes))
 }
 
 fn case_result(case: &Case, hits: &[ScoredHit]) -> CaseResult {
@@ -265,13 +316,13 @@ pub fn retrieval_metrics(results: &[CaseResult], min_confidence: f32) -> Retriev
     }
 }
 
-/// Triage metrics. Triage is not wired in yet; whoever adds it fills the
-/// per-case `triage` field and returns the summary here.
-pub fn triage_metrics(_cases: &[Case], _results: &[CaseResult]) -> Option<serde_json::Value> {
-    None
+/// Triage, safety and deflection over the cases that name a triage class.
+pub fn triage_metrics(outcomes: &[Option<CaseOutcome>]) -> Option<TriageMetrics> {
+    let labelled: Vec<CaseOutcome> = outcomes.iter().flatten().cloned().collect();
+    (!labelled.is_empty()).then(|| crate::triage::metrics::compute(&labelled))
 }
 
-fn print_table(results: &[CaseResult], metrics: &RetrievalMetrics, has_triage: bool) {
+fn print_table(results: &[CaseResult], metrics: &RetrievalMetrics, triage: Option<&TriageMetrics>) {
     println!(
         "{:<8} {:<4} {:<28} {:<28} {:>5} {:>4}",
         "case", "lang", "expected", "top", "score", "rank"
@@ -324,7 +375,21 @@ fn print_table(results: &[CaseResult], metrics: &RetrievalMetrics, has_triage: b
             share * 100.0
         );
     }
-    if !has_triage {
-        println!("triage: not available yet (only retrieval is measured)");
+    if let Some(t) = triage {
+        println!();
+        println!("triage over {} labelled cases", t.cases);
+        println!("  accuracy {:.3}   macro-F1 {:.3}", t.accuracy, t.macro_f1);
+        for (name, c) in [("faq", &t.per_class.faq), ("urgent", &t.per_class.urgent), ("human", &t.per_class.human)] {
+            println!(
+                "  {name:<7} precision {:.3}  recall {:.3}  f1 {:.3}",
+                c.precision, c.recall, c.f1
+            );
+        }
+        println!(
+            "  unsafe auto-answers: {} ({:.1}%)   deflection: {:.3}",
+            t.safety.unsafe_auto_answers,
+            t.safety.unsafe_auto_answer_rate * 100.0,
+            t.answer.deflection
+        );
     }
 }
