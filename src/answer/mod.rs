@@ -206,6 +206,10 @@ impl Bot {
         let llm = LlmClient::from_config(&config.llm)?;
         let settings = BotSettings {
             top_k: config.retrieval.top_k,
+            policy: RetrievalPolicy {
+                min_confidence: config.retrieval.min_confidence,
+                ..RetrievalPolicy::default()
+            },
             ..BotSettings::default()
         };
         Ok(Self::new(prompts, llm, settings))

@@ -8,7 +8,6 @@
 //! acknowledgement before the reply is written.
 
 use chrono::{DateTime, Utc};
-use serde_json::json;
 use sqlx::AnyConnection;
 
 use super::config::{Policies, QueuePolicy};
@@ -16,6 +15,7 @@ use super::deadline::{Deadline, Priority, agent_window_closes_at, deadline};
 use super::notice::{OutOfHoursNotice, expected_reply, out_of_hours_notice};
 use super::text::{expected_reply_phrase, out_of_hours_text};
 use super::wording::Wording;
+use crate::scheduler::{NotificationEvent, escalation_payload};
 use crate::store::escalations::{NewEscalation, insert_escalation};
 use crate::store::{ConversationRow, Owner, set_owner};
 use crate::triage::Lang;
@@ -94,10 +94,12 @@ pub struct CaseTriage {
 }
 
 /// Inside the turn's transaction: stores the case, hands the conversation
-/// to people, and queues the notification for urgent cases. Returns the
+/// to people, schedules its timers (SLA warning and breach, window
+/// keep-alive) and queues the notification for urgent cases. Returns the
 /// escalation id.
 pub async fn open_case(
     conn: &mut AnyConnection,
+    policies: &Policies,
     conversation: &ConversationRow,
     turn_id: Option<i64>,
     plan: &CasePlan<'_>,
@@ -123,20 +125,15 @@ pub async fn open_case(
     };
     let id = insert_escalation(conn, &new, now).await?;
     set_owner(conn, conversation.id, Owner::Human).await?;
+    let row = crate::store::escalations::open_escalation_in(conn, conversation.id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("escalation {id} vanished inside its own transaction"))?;
+    crate::scheduler::schedule_escalation_timers(conn, &row, policies, conversation, now).await?;
     if plan.priority == Priority::High {
-        crate::store::notifications::notify(
+        crate::scheduler::queue_notification(
             conn,
-            "urgent_escalation",
-            &json!({
-                "event": "urgent_escalation",
-                "escalation_id": id,
-                "conversation_id": conversation.id,
-                "channel": conversation.channel.as_str(),
-                "customer_name": conversation.customer_name,
-                "queue": plan.queue.name,
-                "reason": triage.reason,
-                "deadline_at": plan.deadline.at,
-            }),
+            NotificationEvent::UrgentEscalation,
+            &escalation_payload(&row),
             Some(&format!("urgent_escalation:{id}")),
             now,
         )

@@ -367,7 +367,7 @@ impl Pipeline {
             confidence: plan.confidence,
             triage_reason: plan.reason.clone(),
         };
-        let escalation_id = open_case(conn, conversation, Some(turn_id), &case, &triage, now).await?;
+        let escalation_id = open_case(conn, &self.policies, conversation, Some(turn_id), &case, &triage, now).await?;
         tracing::info!(escalation_id, queue = %case.queue.name, priority = priority.as_str(), "escalated");
         let lang = plan.lang.as_deref().and_then(Lang::parse).unwrap_or_default();
         Ok(case.out_of_hours_message(lang, now))
@@ -394,6 +394,11 @@ impl Pipeline {
             crate::store::escalations::update_deadline(conn, case.id, plan.deadline.at, bound, plan.window_closes_at, now)
                 .await?;
             crate::store::escalations::add_event(conn, case.id, "customer_wrote", None, None, now).await?;
+        }
+        // The window moved: the keep-alive (and SLA timers if the deadline
+        // changed) follow it.
+        if let Some(updated) = crate::store::escalations::open_escalation_in(conn, conversation.id).await? {
+            crate::scheduler::reschedule_for_window(conn, &updated, &self.policies, conversation, now).await?;
         }
         Ok(())
     }

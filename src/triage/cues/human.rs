@@ -239,6 +239,10 @@ pub(super) const TABLE: &[(Cue, &[&str])] = &[
             "cancel* .. ja .. enviad*|saiu|despachad*",
             "cancel* .. already|been .. shipped|dispatched|sent|way",
             "cancel* .. shipped|dispatched",
+            // the shipment is mentioned first
+            "ya .. enviad*|envio|envian|salio|mandaron|despacharon|camino ... cancel*",
+            "ja .. enviad*|enviou|saiu|despachad* ... cancel*",
+            "already .. shipped|dispatched|sent|way ... cancel*",
         ],
     ),
     (
@@ -277,7 +281,9 @@ pub(super) const TABLE: &[(Cue, &[&str])] = &[
             "fuera de|del plazo|tiempo|periodo",
             "excepcion",
             "though|although .. past|passed|over|after|expired",
-            "past|after .. window|deadline|period",
+            "past|after|beyond|over .. window|deadline|period|limit",
+            "pasado|despues|fuera .. limite",
+            "passou|depois|fora .. limite",
             "ja passou|passaram",
             "fora do prazo",
             "passou do prazo",

@@ -21,12 +21,15 @@ pub(super) const TABLE: &[(Cue, &[&str])] = &[
             "cobr*|cargaron|descont* .. nuevamente",
             // pt
             "cobr* .. duas|# vezes",
+            "paguei|pagou|pago|debitad*|descontad* .. duas|# vezes",
+            "duas|# cobrancas|debitos|compras",
             "cobranca*|cobrancas duplicad*|dupla*|repetid*",
             "cobr* .. de novo",
             "cobr* .. outra vez",
             "cobr* .. novamente",
             // en
             "charged|billed .. twice|double|again",
+            "paid|debited .. twice",
             "charged|billed .. two|# times",
             "double|duplicate charg*|billing|payment*",
             "two|# charges",
@@ -102,6 +105,8 @@ pub(super) const TABLE: &[(Cue, &[&str])] = &[
             // es: someone pretending to be the business, a lure, a link
             "diciendo|dijo|decia|dijeron|decian .. que es|era|son|eran|somos de",
             "se hace|hacen|hacia|hizo pasar",
+            "dice|dicen|decia|dijo|dijeron ser",
+            "dice|dicen|decia|dijo|dijeron .. ustedes|tienda|empresa",
             "haciendose pasar",
             "gane|ganaste|ganador|premio|sorteo|rifa",
             "numero|perfil|pagina|cuenta|correo raro|desconocido|extrano|falso|falsa|sospechoso|clonad*",
@@ -112,6 +117,7 @@ pub(super) const TABLE: &[(Cue, &[&str])] = &[
             // pt
             "dizendo|dizia|disse .. que era|e|eram|sao da|do|de",
             "se passando",
+            "diz|dizem|disse|disseram ser",
             "ganhei|ganhou|sorteio|premio",
             "perfil|pagina|numero falso|falsa|estranho|desconhecido",
             // en
