@@ -22,7 +22,7 @@ use crate::http::AppState;
 use crate::knowledge::KnowledgeBase;
 use crate::pipeline::{BotResponder, Pipeline};
 use crate::scheduler::{Notifier, Scheduler};
-use crate::store::{OutboxRow, Store};
+use crate::store::{GroupCommit, IntakeWriter, OutboxRow, Store};
 
 /// How long shutdown waits for workers to finish what they started.
 const WORKER_DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
@@ -57,6 +57,8 @@ pub struct Application {
     pipeline: Pipeline,
     scheduler: Scheduler,
     notifier: Notifier,
+    /// Commits webhook deliveries in groups (see `store::intake_batch`).
+    intake: IntakeWriter,
 }
 
 impl Application {
@@ -70,7 +72,9 @@ impl Application {
         crate::telemetry::metrics_handle();
         std::fs::create_dir_all(&config.data_dir)
             .with_context(|| format!("data_dir: cannot create {}", config.data_dir.display()))?;
-        let store = Store::connect(&config.database_url()).await?;
+        let (store, intake) = Store::connect(&config.database_url())
+            .await?
+            .with_group_commit(GroupCommit::default());
         let knowledge = KnowledgeBase::open(&config).await?;
         let graph = Arc::new(GraphClient::from_config(&config.meta)?);
         let signals = Arc::new(Signals::default());
@@ -120,6 +124,7 @@ impl Application {
             pipeline,
             scheduler,
             notifier,
+            intake,
         })
     }
 
@@ -157,7 +162,10 @@ impl Application {
             pipeline,
             scheduler,
             notifier,
+            intake,
         } = self;
+        let intake_stop = CancellationToken::new();
+        let intake = tokio::spawn(intake.run(intake_stop.clone()));
         let workers = CancellationToken::new();
         let mut tasks = tokio::task::JoinSet::new();
         tasks.spawn(sender.run(workers.clone()));
@@ -180,6 +188,12 @@ impl Application {
         .await;
         if drained.is_err() {
             tracing::warn!("workers did not finish in time; stopping anyway");
+        }
+        // Every webhook request has been answered: nothing is left waiting
+        // on the intake writer, which commits what is queued and stops.
+        intake_stop.cancel();
+        if intake.await.is_err() {
+            tracing::error!("the intake writer panicked");
         }
         state.store.close().await;
         Ok(())

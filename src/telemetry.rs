@@ -23,11 +23,16 @@ const ACK_BUCKETS: &[f64] = &[
     0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
 ];
 
+/// Deliveries per group commit of webhook intake (at most 256 by default).
+const BATCH_BUCKETS: &[f64] = &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0];
+
 /// Installs the metrics recorder once per process and returns its handle.
 pub fn metrics_handle() -> &'static PrometheusHandle {
     RECORDER.get_or_init(|| {
         PrometheusBuilder::new()
             .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), ACK_BUCKETS)
+            .expect("static buckets are valid")
+            .set_buckets_for_metric(Matcher::Full("ventana_intake_batch_deliveries".into()), BATCH_BUCKETS)
             .expect("static buckets are valid")
             .install_recorder()
             .expect("the metrics recorder is installed once")

@@ -1,8 +1,10 @@
 //! `GET` and `POST` on `/webhooks/whatsapp` and `/webhooks/messenger`.
 //!
 //! Raw bytes first: the signature is checked on the exact body Meta signed,
-//! then the body is parsed and normalized, then every event is committed in
-//! one transaction, and only then does Meta get its 200.
+//! then the body is parsed and normalized, then the delivery is handed to
+//! the group-commit writer (`store::intake_batch`), which commits it with
+//! the other deliveries waiting at that moment in one transaction, and only
+//! then does Meta get its 200.
 
 use std::collections::HashMap;
 use std::time::Instant;
@@ -128,7 +130,7 @@ async fn accept(state: &AppState, endpoint: Channel, headers: &HeaderMap, body: 
         body: String::from_utf8_lossy(body).into_owned(),
         events,
     };
-    let outcome = state.store.ingest(&delivery).await.map_err(Rejection::Storage)?;
+    let outcome = state.store.ingest_queued(delivery).await.map_err(Rejection::Storage)?;
     crate::faults::crash_point("webhook-after-commit");
     for (channel, kind) in &outcome.stored {
         metrics::counter!("ventana_webhook_events_total", "channel" => *channel, "kind" => *kind).increment(1);

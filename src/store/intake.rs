@@ -1,18 +1,27 @@
-//! The durable inbox: one webhook delivery, all its events, one transaction.
+//! The durable inbox: webhook deliveries and all their events, stored in one
+//! transaction per batch of deliveries.
 //!
 //! Provider ids are unique keys, so a redelivered webhook changes nothing:
 //! a message whose (channel, wamid/mid) is known is skipped, a status is
 //! keyed by (message, status), an unknown event by the hash of its JSON. The
 //! raw body is stored only when the delivery brought something new.
+//!
+//! Storing is batched (group commit, see `intake_batch`): a batch of
+//! deliveries is written with a handful of multi-row statements
+//! (`intake_sql`) instead of a few statements per event, and the result is
+//! the same as storing the deliveries one after the other in batch order:
+//! the first delivery to bring an event stores it, later ones count it as a
+//! duplicate. A single delivery is simply a batch of one.
+
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 use sqlx::AnyConnection;
 
-use super::{Store, to_ms};
-use crate::channels::model::{
-    Channel, Direction, Event, Forwarded, InboundMessage, StatusUpdate, UnknownEvent,
-};
+use super::intake_sql as sql;
+use super::{Backend, Store, to_ms};
+use crate::channels::model::{Channel, Direction, Event, InboundMessage, StatusUpdate, UnknownEvent};
 
 /// One webhook delivery ready to be stored.
 #[derive(Debug, Clone)]
@@ -35,250 +44,369 @@ pub struct IngestOutcome {
 }
 
 impl Store {
-    /// Stores a delivery and its events in one transaction. When this
-    /// returns `Ok`, everything is committed and the webhook may be acknowledged.
+    /// Stores a delivery and its events in one transaction of its own. When
+    /// this returns `Ok`, everything is committed and the webhook may be
+    /// acknowledged. The webhook handler goes through the group-commit
+    /// writer instead ([`Store::ingest_queued`]).
     pub async fn ingest(&self, delivery: &NewDelivery) -> anyhow::Result<IngestOutcome> {
+        let mut outcomes = self.ingest_batch(std::slice::from_ref(delivery)).await?;
+        Ok(outcomes.pop().unwrap_or_default())
+    }
+
+    /// Stores several deliveries in ONE transaction and returns one outcome
+    /// per delivery, in order. All or nothing: on `Err` nothing of the batch
+    /// is committed.
+    pub async fn ingest_batch(&self, deliveries: &[NewDelivery]) -> anyhow::Result<Vec<IngestOutcome>> {
         let mut tx = self.begin_write().await?;
-        let outcome = ingest_in(&mut tx.tx, delivery).await?;
+        let outcomes = ingest_in(&mut tx.tx, self.backend, deliveries).await?;
         tx.commit().await?;
-        Ok(outcome)
+        Ok(outcomes)
     }
 }
 
-async fn ingest_in(conn: &mut AnyConnection, delivery: &NewDelivery) -> anyhow::Result<IngestOutcome> {
-    let mut outcome = IngestOutcome::default();
-    let mut delivery_id: Option<i64> = None;
-    for event in &delivery.events {
-        if event_is_known(conn, event).await? {
-            outcome.duplicates += 1;
-            continue;
-        }
-        let id = match delivery_id {
-            Some(id) => id,
-            None => {
-                let id = insert_delivery(conn, delivery).await?;
-                delivery_id = Some(id);
-                id
-            }
-        };
-        let stored = match event {
-            Event::Message(message) => {
-                let conversation = store_message(conn, id, message, delivery.received_at).await?;
-                if let Some(conversation) = conversation
-                    && message.triggers_reply()
-                    && !outcome.conversations_to_process.contains(&conversation)
-                {
-                    outcome.conversations_to_process.push(conversation);
-                }
-                conversation.is_some()
-            }
-            Event::Status(status) => store_status(conn, id, status).await?,
-            Event::Unknown(unknown) => store_unknown(conn, id, unknown).await?,
-        };
-        if stored {
-            outcome.stored.push((event.channel().as_str(), event.kind()));
-        } else {
-            outcome.duplicates += 1;
+/// The identity of an event, for deduplication inside a batch and against
+/// what is stored.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(super) enum EventKey {
+    Message {
+        channel: &'static str,
+        id: String,
+    },
+    Status {
+        channel: &'static str,
+        id: String,
+        status: &'static str,
+    },
+    Unknown {
+        dedupe_key: String,
+    },
+}
+
+impl EventKey {
+    fn of(event: &Event) -> EventKey {
+        match event {
+            Event::Message(m) => EventKey::Message {
+                channel: m.channel.as_str(),
+                id: m.provider_message_id.clone(),
+            },
+            Event::Status(s) => EventKey::Status {
+                channel: s.channel.as_str(),
+                id: s.provider_message_id.clone(),
+                status: s.status.as_str(),
+            },
+            Event::Unknown(u) => EventKey::Unknown {
+                dedupe_key: unknown_key(u),
+            },
         }
     }
-    Ok(outcome)
 }
 
-async fn event_is_known(conn: &mut AnyConnection, event: &Event) -> sqlx::Result<bool> {
-    let found = match event {
-        Event::Message(m) => {
-            sqlx::query("SELECT 1 FROM messages WHERE channel = $1 AND provider_message_id = $2")
-                .bind(m.channel.as_str())
-                .bind(&m.provider_message_id)
-                .fetch_optional(&mut *conn)
-                .await?
-        }
-        Event::Status(s) => {
-            sqlx::query("SELECT 1 FROM statuses WHERE channel = $1 AND provider_message_id = $2 AND status = $3")
-                .bind(s.channel.as_str())
-                .bind(&s.provider_message_id)
-                .bind(s.status.as_str())
-                .fetch_optional(&mut *conn)
-                .await?
-        }
-        Event::Unknown(u) => {
-            sqlx::query("SELECT 1 FROM unknown_events WHERE dedupe_key = $1")
-                .bind(unknown_key(u))
-                .fetch_optional(&mut *conn)
-                .await?
-        }
-    };
-    Ok(found.is_some())
+/// An event new to the batch, with the delivery (index) that brought it.
+pub(super) struct Candidate<'a> {
+    pub delivery: usize,
+    pub event: &'a Event,
+    pub key: EventKey,
 }
 
-async fn insert_delivery(conn: &mut AnyConnection, delivery: &NewDelivery) -> sqlx::Result<i64> {
-    sqlx::query_scalar("INSERT INTO webhook_deliveries (channel, received_at, body) VALUES ($1, $2, $3) RETURNING id")
-        .bind(delivery.channel.as_str())
-        .bind(to_ms(delivery.received_at))
-        .bind(&delivery.body)
-        .fetch_one(&mut *conn)
-        .await
+/// A new message with what its rows need.
+pub(super) struct MessageRow<'a> {
+    pub delivery: usize,
+    pub delivery_id: i64,
+    pub message: &'a InboundMessage,
+    pub received_at: i64,
 }
 
-/// Upserts the conversation and inserts the message; `None` if the message
-/// was already stored (a concurrent instance won the race).
-async fn store_message(
+pub(super) struct StatusRow<'a> {
+    pub delivery: usize,
+    pub delivery_id: i64,
+    pub status: &'a StatusUpdate,
+}
+
+pub(super) struct UnknownRow<'a> {
+    pub delivery: usize,
+    pub delivery_id: i64,
+    pub event: &'a UnknownEvent,
+    pub dedupe_key: &'a str,
+}
+
+async fn ingest_in(
     conn: &mut AnyConnection,
-    delivery_id: i64,
-    m: &InboundMessage,
-    received_at: DateTime<Utc>,
-) -> sqlx::Result<Option<i64>> {
-    let sent_at = to_ms(m.timestamp);
-    let customer_at = m.is_customer_activity().then_some(sent_at);
-    let referral_at = (m.referral.is_some() && m.direction == Direction::Inbound).then_some(sent_at);
-    let now = to_ms(received_at);
-    // Out-of-order safe: the last customer time only ever moves forward, and
-    // names are only filled in, never blanked by a payload that lacks them.
-    let conversation_id: i64 = sqlx::query_scalar(
-        "INSERT INTO conversations (channel, business_id, customer_id, customer_wa_id, customer_user_id, \
-             customer_name, last_customer_message_at, referral_at, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9) \
-         ON CONFLICT (channel, business_id, customer_id) DO UPDATE SET \
-             customer_wa_id = COALESCE(excluded.customer_wa_id, conversations.customer_wa_id), \
-             customer_user_id = COALESCE(excluded.customer_user_id, conversations.customer_user_id), \
-             customer_name = COALESCE(excluded.customer_name, conversations.customer_name), \
-             last_customer_message_at = CASE \
-                 WHEN conversations.last_customer_message_at IS NULL \
-                   OR excluded.last_customer_message_at > conversations.last_customer_message_at \
-                 THEN COALESCE(excluded.last_customer_message_at, conversations.last_customer_message_at) \
-                 ELSE conversations.last_customer_message_at END, \
-             referral_at = CASE \
-                 WHEN conversations.referral_at IS NULL \
-                   OR excluded.referral_at > conversations.referral_at \
-                 THEN COALESCE(excluded.referral_at, conversations.referral_at) \
-                 ELSE conversations.referral_at END, \
-             updated_at = excluded.updated_at \
-         RETURNING id",
-    )
-    .bind(m.channel.as_str())
-    .bind(&m.business_id)
-    .bind(&m.customer.id)
-    .bind(m.customer.wa_id.as_deref())
-    .bind(m.customer.user_id.as_deref())
-    .bind(m.customer.name.as_deref())
-    .bind(customer_at)
-    .bind(referral_at)
-    .bind(now)
-    .fetch_one(&mut *conn)
-    .await?;
+    backend: Backend,
+    deliveries: &[NewDelivery],
+) -> anyhow::Result<Vec<IngestOutcome>> {
+    let mut outcomes = vec![IngestOutcome::default(); deliveries.len()];
 
-    let inserted: Option<i64> = sqlx::query_scalar(
-        "INSERT INTO messages (conversation_id, channel, provider_message_id, direction, kind, body, payload, \
-             reply_to, forwarded, referral, standby, triggers_reply, sent_at, received_at, delivery_id, raw) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
-         ON CONFLICT (channel, provider_message_id) DO NOTHING RETURNING id",
-    )
-    .bind(conversation_id)
-    .bind(m.channel.as_str())
-    .bind(&m.provider_message_id)
-    .bind(match m.direction {
-        Direction::Inbound => "inbound",
-        Direction::Echo => "echo",
-    })
-    .bind(m.kind.as_str())
-    .bind(m.text.as_deref())
-    .bind(m.payload.as_deref())
-    .bind(m.reply_to.as_deref())
-    .bind(match m.forwarded {
-        Forwarded::No => "no",
-        Forwarded::Forwarded => "forwarded",
-        Forwarded::FrequentlyForwarded => "frequently_forwarded",
-    })
-    .bind(m.referral.as_ref().map(|r| serde_json::to_string(r).unwrap_or_default()))
-    .bind(m.standby)
-    .bind(m.triggers_reply())
-    .bind(sent_at)
-    .bind(now)
-    .bind(delivery_id)
-    .bind(m.raw.to_string())
-    .fetch_optional(&mut *conn)
-    .await?;
-    Ok(inserted.map(|_| conversation_id))
+    // Inside the batch, the first delivery to bring an event owns it.
+    let mut seen = HashSet::new();
+    let mut candidates = Vec::new();
+    for (index, delivery) in deliveries.iter().enumerate() {
+        for event in &delivery.events {
+            let key = EventKey::of(event);
+            if seen.insert(key.clone()) {
+                candidates.push(Candidate {
+                    delivery: index,
+                    event,
+                    key,
+                });
+            } else {
+                outcomes[index].duplicates += 1;
+            }
+        }
+    }
+
+    // Against the database: one lookup per kind and channel.
+    let known = sql::known_keys(conn, &candidates).await?;
+    candidates.retain(|c| {
+        let new = !known.contains(&c.key);
+        if !new {
+            outcomes[c.delivery].duplicates += 1;
+        }
+        new
+    });
+    if candidates.is_empty() {
+        return Ok(outcomes);
+    }
+
+    // Raw bodies, only for deliveries that brought something new.
+    let mut with_news: Vec<usize> = candidates.iter().map(|c| c.delivery).collect();
+    with_news.dedup(); // candidates are in delivery order
+    let ids = sql::insert_deliveries(conn, backend, with_news.iter().map(|&i| &deliveries[i])).await?;
+    let delivery_ids: HashMap<usize, i64> = with_news.into_iter().zip(ids).collect();
+
+    let mut messages = Vec::new();
+    let mut statuses = Vec::new();
+    let mut unknowns = Vec::new();
+    for c in &candidates {
+        let delivery_id = delivery_ids[&c.delivery];
+        match (c.event, &c.key) {
+            (Event::Message(message), _) => messages.push(MessageRow {
+                delivery: c.delivery,
+                delivery_id,
+                message,
+                received_at: to_ms(deliveries[c.delivery].received_at),
+            }),
+            (Event::Status(status), _) => statuses.push(StatusRow {
+                delivery: c.delivery,
+                delivery_id,
+                status,
+            }),
+            (Event::Unknown(event), EventKey::Unknown { dedupe_key }) => unknowns.push(UnknownRow {
+                delivery: c.delivery,
+                delivery_id,
+                event,
+                dedupe_key,
+            }),
+            (Event::Unknown(_), _) => unreachable!("an unknown event has an unknown-event key"),
+        }
+    }
+
+    store_messages(conn, &messages, &mut outcomes).await?;
+    store_statuses(conn, &statuses, &mut outcomes).await?;
+    let inserted = sql::insert_unknowns(conn, &unknowns).await?;
+    for (row, new) in unknowns.iter().zip(inserted) {
+        record(&mut outcomes[row.delivery], new, row.event.channel, "unknown");
+    }
+    Ok(outcomes)
 }
 
-/// Stores a status event and moves the outbox row's delivery state forward
+/// Upserts the conversations (one row per conversation, merged in Rust) and
+/// inserts the messages.
+async fn store_messages(
+    conn: &mut AnyConnection,
+    rows: &[MessageRow<'_>],
+    outcomes: &mut [IngestOutcome],
+) -> anyhow::Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let conversations = sql::upsert_conversations(conn, &merge_conversations(rows)).await?;
+    let conversation_of = |m: &InboundMessage| conversations[&(m.channel.as_str(), &*m.business_id, &*m.customer.id)];
+    let conversation_ids: Vec<i64> = rows.iter().map(|r| conversation_of(r.message)).collect();
+    let inserted = sql::insert_messages(conn, rows, &conversation_ids).await?;
+    for ((row, new), conversation) in rows.iter().zip(inserted).zip(conversation_ids) {
+        let m = row.message;
+        // Not inserted: a concurrent instance stored it between lookup and insert.
+        let kind = if m.direction == Direction::Echo {
+            "echo"
+        } else {
+            "message"
+        };
+        let outcome = &mut outcomes[row.delivery];
+        record(outcome, new, m.channel, kind);
+        if new && m.triggers_reply() && !outcome.conversations_to_process.contains(&conversation) {
+            outcome.conversations_to_process.push(conversation);
+        }
+    }
+    Ok(())
+}
+
+/// One conversation upsert, merged from every new message of the batch.
+pub(super) struct ConversationUpsert<'a> {
+    pub channel: &'static str,
+    pub business_id: &'a str,
+    pub customer_id: &'a str,
+    pub wa_id: Option<&'a str>,
+    pub user_id: Option<&'a str>,
+    pub name: Option<&'a str>,
+    pub last_customer_message_at: Option<i64>,
+    pub referral_at: Option<i64>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// Merges the batch's messages per conversation the way upserting them one
+/// after the other would: names are filled in by the last message that has
+/// them, customer and referral times only move forward, `updated_at` is the
+/// last message's. PostgreSQL refuses to update one row twice in one
+/// statement, so this also keeps the upsert valid.
+fn merge_conversations<'a>(rows: &[MessageRow<'a>]) -> Vec<ConversationUpsert<'a>> {
+    let mut merged: Vec<ConversationUpsert<'a>> = Vec::new();
+    let mut index: HashMap<(&str, &str, &str), usize> = HashMap::new();
+    for row in rows {
+        let m = row.message;
+        let sent_at = to_ms(m.timestamp);
+        let customer_at = m.is_customer_activity().then_some(sent_at);
+        let referral_at = (m.referral.is_some() && m.direction == Direction::Inbound).then_some(sent_at);
+        let key = (m.channel.as_str(), m.business_id.as_str(), m.customer.id.as_str());
+        match index.get(&key) {
+            Some(&i) => {
+                let c = &mut merged[i];
+                c.wa_id = m.customer.wa_id.as_deref().or(c.wa_id);
+                c.user_id = m.customer.user_id.as_deref().or(c.user_id);
+                c.name = m.customer.name.as_deref().or(c.name);
+                c.last_customer_message_at = c.last_customer_message_at.max(customer_at);
+                c.referral_at = c.referral_at.max(referral_at);
+                c.updated_at = row.received_at;
+            }
+            None => {
+                index.insert(key, merged.len());
+                merged.push(ConversationUpsert {
+                    channel: key.0,
+                    business_id: key.1,
+                    customer_id: key.2,
+                    wa_id: m.customer.wa_id.as_deref(),
+                    user_id: m.customer.user_id.as_deref(),
+                    name: m.customer.name.as_deref(),
+                    last_customer_message_at: customer_at,
+                    referral_at,
+                    created_at: row.received_at,
+                    updated_at: row.received_at,
+                });
+            }
+        }
+    }
+    merged
+}
+
+/// Inserts the statuses and moves the outbox rows' delivery state forward
 /// (never backwards: `read` stays `read` when a late `delivered` arrives).
-async fn store_status(conn: &mut AnyConnection, delivery_id: i64, s: &StatusUpdate) -> sqlx::Result<bool> {
-    let first_error = s.errors.first();
-    let inserted: Option<i64> = sqlx::query_scalar(
-        "INSERT INTO statuses (channel, business_id, provider_message_id, status, status_rank, at, recipient_id, \
-             error_code, errors, pricing_type, pricing_category, delivery_id, raw) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
-         ON CONFLICT (channel, provider_message_id, status) DO NOTHING RETURNING id",
-    )
-    .bind(s.channel.as_str())
-    .bind(&s.business_id)
-    .bind(&s.provider_message_id)
-    .bind(s.status.as_str())
-    .bind(s.status.rank())
-    .bind(to_ms(s.timestamp))
-    .bind(s.recipient_id.as_deref())
-    .bind(first_error.map(|e| e.code))
-    .bind((!s.errors.is_empty()).then(|| serde_json::to_string(&s.errors).unwrap_or_default()))
-    .bind(s.pricing.as_ref().and_then(|p| p.pricing_type.clone()))
-    .bind(s.pricing.as_ref().and_then(|p| p.category.clone()))
-    .bind(delivery_id)
-    .bind(s.raw.to_string())
-    .fetch_optional(&mut *conn)
-    .await?;
-    if inserted.is_none() {
-        return Ok(false);
+async fn store_statuses(
+    conn: &mut AnyConnection,
+    rows: &[StatusRow<'_>],
+    outcomes: &mut [IngestOutcome],
+) -> anyhow::Result<()> {
+    if rows.is_empty() {
+        return Ok(());
     }
-    sqlx::query(
-        "UPDATE outbox SET delivery_status = $1, status_rank = $2, \
-             error_code = COALESCE($3, error_code), error_detail = COALESCE($4, error_detail) \
-         WHERE channel = $5 AND provider_message_id = $6 AND status_rank < $2",
-    )
-    .bind(s.status.as_str())
-    .bind(s.status.rank())
-    .bind(first_error.map(|e| e.code))
-    .bind(first_error.and_then(|e| e.details.clone().or_else(|| e.message.clone())))
-    .bind(s.channel.as_str())
-    .bind(&s.provider_message_id)
-    .execute(&mut *conn)
-    .await?;
-    if let Some(pricing_type) = s.pricing.as_ref().and_then(|p| p.pricing_type.as_deref()) {
-        sqlx::query("UPDATE outbox SET pricing_type = $1 WHERE channel = $2 AND provider_message_id = $3")
-            .bind(pricing_type)
-            .bind(s.channel.as_str())
-            .bind(&s.provider_message_id)
-            .execute(&mut *conn)
-            .await?;
+    let inserted = sql::insert_statuses(conn, rows).await?;
+    let mut applied = Vec::new();
+    for (row, new) in rows.iter().zip(inserted) {
+        let s = row.status;
+        record(&mut outcomes[row.delivery], new, s.channel, "status");
+        if new {
+            applied.push(s);
+        }
     }
-    if s.errors.iter().any(|e| crate::conversation::is_window_error(s.channel, e.code, e.subcode)) {
+    sql::advance_outbox(conn, &merge_outbox_updates(&applied)).await?;
+    sql::set_pricing(conn, &last_pricing(&applied)).await?;
+    for s in &applied {
         // A late `failed` with the window error: trust Meta over our clock.
-        sqlx::query(
-            "UPDATE conversations SET window_error_at = $1 WHERE id IN \
-                 (SELECT conversation_id FROM outbox WHERE channel = $2 AND provider_message_id = $3)",
-        )
-        .bind(to_ms(s.timestamp))
-        .bind(s.channel.as_str())
-        .bind(&s.provider_message_id)
-        .execute(&mut *conn)
-        .await?;
+        // Rare, so one statement each keeps "the last one wins" exact.
+        if s.errors
+            .iter()
+            .any(|e| crate::conversation::is_window_error(s.channel, e.code, e.subcode))
+        {
+            sql::close_window(conn, s).await?;
+        }
     }
-    Ok(true)
+    Ok(())
 }
 
-async fn store_unknown(conn: &mut AnyConnection, delivery_id: i64, u: &UnknownEvent) -> sqlx::Result<bool> {
-    let inserted: Option<i64> = sqlx::query_scalar(
-        "INSERT INTO unknown_events (channel, business_id, kind, dedupe_key, delivery_id, raw) \
-         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (dedupe_key) DO NOTHING RETURNING id",
-    )
-    .bind(u.channel.as_str())
-    .bind(u.business_id.as_deref())
-    .bind(&u.kind)
-    .bind(unknown_key(u))
-    .bind(delivery_id)
-    .bind(u.raw.to_string())
-    .fetch_optional(&mut *conn)
-    .await?;
-    Ok(inserted.is_some())
+/// The outbox change a batch's statuses make to one sent message.
+pub(super) struct OutboxAdvance<'a> {
+    pub channel: &'static str,
+    pub provider_message_id: &'a str,
+    pub status: &'static str,
+    pub rank: i64,
+    pub error_code: Option<i64>,
+    pub error_detail: Option<String>,
+}
+
+/// One update per sent message: the highest-ranked new status wins (the
+/// rank only moves forward, so the lower ones would be overwritten anyway);
+/// its error, or else the last error of an earlier status, is kept.
+fn merge_outbox_updates<'a>(statuses: &[&'a StatusUpdate]) -> Vec<OutboxAdvance<'a>> {
+    let mut merged: Vec<OutboxAdvance<'a>> = Vec::new();
+    let mut index: HashMap<(&str, &str), usize> = HashMap::new();
+    for s in statuses {
+        let first_error = s.errors.first();
+        let error_code = first_error.map(|e| e.code);
+        let error_detail = first_error.and_then(|e| e.details.clone().or_else(|| e.message.clone()));
+        let key = (s.channel.as_str(), s.provider_message_id.as_str());
+        match index.get(&key) {
+            Some(&i) => {
+                let m = &mut merged[i];
+                if s.status.rank() > m.rank {
+                    m.status = s.status.as_str();
+                    m.rank = s.status.rank();
+                }
+                if error_code.is_some() {
+                    m.error_code = error_code;
+                    m.error_detail = error_detail;
+                }
+            }
+            None => {
+                index.insert(key, merged.len());
+                merged.push(OutboxAdvance {
+                    channel: key.0,
+                    provider_message_id: key.1,
+                    status: s.status.as_str(),
+                    rank: s.status.rank(),
+                    error_code,
+                    error_detail,
+                });
+            }
+        }
+    }
+    merged
+}
+
+/// The last pricing type reported per sent message (pricing is not ranked).
+fn last_pricing<'a>(statuses: &[&'a StatusUpdate]) -> Vec<(&'static str, &'a str, &'a str)> {
+    let mut last: Vec<(&'static str, &'a str, &'a str)> = Vec::new();
+    let mut index: HashMap<(&str, &str), usize> = HashMap::new();
+    for s in statuses {
+        let Some(pricing_type) = s.pricing.as_ref().and_then(|p| p.pricing_type.as_deref()) else {
+            continue;
+        };
+        let key = (s.channel.as_str(), s.provider_message_id.as_str());
+        match index.get(&key) {
+            Some(&i) => last[i].2 = pricing_type,
+            None => {
+                index.insert(key, last.len());
+                last.push((key.0, key.1, pricing_type));
+            }
+        }
+    }
+    last
+}
+
+fn record(outcome: &mut IngestOutcome, stored: bool, channel: Channel, kind: &'static str) {
+    if stored {
+        outcome.stored.push((channel.as_str(), kind));
+    } else {
+        outcome.duplicates += 1;
+    }
 }
 
 /// Unknown events have no provider id: their JSON is their identity.

@@ -9,6 +9,8 @@
 
 pub mod agent;
 mod intake;
+mod intake_batch;
+mod intake_sql;
 mod conversations;
 pub mod escalations;
 mod outbox;
@@ -29,6 +31,7 @@ use tokio::sync::{Mutex, OwnedMutexGuard};
 
 pub use conversations::{ConversationRow, Owner, conversation_in, mark_window_closed, open_free_entry, set_owner};
 pub use intake::{IngestOutcome, NewDelivery};
+pub use intake_batch::{GroupCommit, IntakeQueue, IntakeWriter};
 pub use outbox::{NewOutbound, OutboxRow, OutboxState, SendFailure, enqueue};
 pub use escalations::{EscalationEvent, EscalationFilter, EscalationRow, EscalationState, NewEscalation};
 pub use timers::{NewTimer, TimerRow};
@@ -57,6 +60,9 @@ pub struct Store {
     backend: Backend,
     /// SQLite's single-writer lock; `None` on PostgreSQL.
     write_lock: Option<Arc<Mutex<()>>>,
+    /// The group-commit queue for webhook intake, when a writer runs
+    /// ([`Store::with_group_commit`]).
+    intake: Option<IntakeQueue>,
 }
 
 /// A write transaction; on SQLite it also holds the writer lock.
@@ -123,6 +129,7 @@ impl Store {
             pool,
             backend,
             write_lock: (backend == Backend::Sqlite).then(|| Arc::new(Mutex::new(()))),
+            intake: None,
         })
     }
 

@@ -2,10 +2,48 @@
 //! deduplicated storage, conversations and windows.
 
 use serde_json::json;
+use ventana::channels::model::Channel;
 
 use crate::helpers::{APP_SECRET, Options, TestApp, VERIFY_TOKEN};
 use crate::on_both_databases;
 use crate::payloads::*;
+
+/// A parsed WhatsApp delivery, as the webhook handler hands it to the store.
+fn delivery(body: &serde_json::Value) -> ventana::store::NewDelivery {
+    let body = body.to_string();
+    let events = ventana::channels::parse_webhook(Channel::Whatsapp, body.as_bytes()).expect("a valid webhook");
+    ventana::store::NewDelivery { channel: Channel::Whatsapp, received_at: chrono::Utc::now(), body, events }
+}
+
+/// Makes any insert of the message `wamid.POISON` fail, on either backend.
+async fn poison_inserts(app: &TestApp) {
+    let pool = app.state.store.pool();
+    match app.state.store.backend() {
+        ventana::store::Backend::Sqlite => {
+            sqlx::query(
+                "CREATE TRIGGER poison BEFORE INSERT ON messages WHEN NEW.provider_message_id = 'wamid.POISON' \
+                 BEGIN SELECT RAISE(ABORT, 'poisoned'); END",
+            )
+            .execute(pool)
+            .await
+            .unwrap();
+        }
+        ventana::store::Backend::Postgres => {
+            sqlx::query(
+                "CREATE FUNCTION poison() RETURNS trigger AS $$ BEGIN \
+                 IF NEW.provider_message_id = 'wamid.POISON' THEN RAISE EXCEPTION 'poisoned'; END IF; \
+                 RETURN NEW; END $$ LANGUAGE plpgsql",
+            )
+            .execute(pool)
+            .await
+            .unwrap();
+            sqlx::query("CREATE TRIGGER poison BEFORE INSERT ON messages FOR EACH ROW EXECUTE FUNCTION poison()")
+                .execute(pool)
+                .await
+                .unwrap();
+        }
+    }
+}
 
 on_both_databases! {
     async fn verification_handshake_echoes_the_challenge_only_with_the_right_token(db: Db) {
@@ -229,5 +267,160 @@ on_both_databases! {
         for name in ["ventana_webhook_events_total", "ventana_webhook_rejected_total", "ventana_webhook_ack_seconds"] {
             assert!(metrics.contains(name), "missing {name} in\n{metrics}");
         }
+    }
+
+    async fn a_batch_with_one_conversation_twice_upserts_it_once_and_keeps_the_latest_time(db: Db) {
+        let app = TestApp::spawn(db).await;
+        let t = now_secs();
+        let customer = "5215566666666";
+        let newer = whatsapp_messages(customer, "Nombre Nuevo", vec![wa_text(customer, "wamid.BC2", t, "segundo")]);
+        let older = whatsapp_messages(customer, "Nombre Viejo", vec![wa_text(customer, "wamid.BC1", t - 60, "primero")]);
+        let outcomes = app.state.store.ingest_batch(&[delivery(&newer), delivery(&older)]).await.unwrap();
+        assert_eq!(app.count("conversations").await, 1);
+        assert_eq!(app.count("messages").await, 2);
+        assert_eq!(app.count("webhook_deliveries").await, 2);
+        // Out of order inside the batch: the customer time only moves forward;
+        // the name is the last one given, as if stored one after the other.
+        assert_eq!(app.scalar_i64("SELECT last_customer_message_at FROM conversations").await, Some(t * 1000));
+        assert_eq!(app.scalar_str("SELECT customer_name FROM conversations").await.as_deref(), Some("Nombre Viejo"));
+        let conversation = app.scalar_i64("SELECT id FROM conversations").await.unwrap();
+        for outcome in &outcomes {
+            assert_eq!(outcome.stored, [("whatsapp", "message")]);
+            assert_eq!(outcome.conversations_to_process, [conversation]);
+        }
+        assert_eq!(
+            app.scalar_i64("SELECT COUNT(DISTINCT conversation_id) FROM messages").await,
+            Some(1)
+        );
+    }
+
+    async fn a_batch_with_one_message_twice_stores_it_and_its_body_once(db: Db) {
+        let app = TestApp::spawn(db).await;
+        let payload = whatsapp_text("5215577777777", "wamid.BM1", now_secs(), "hola");
+        let batch = [delivery(&payload), delivery(&payload), delivery(&payload)];
+        let outcomes = app.state.store.ingest_batch(&batch).await.unwrap();
+        assert_eq!(app.count("messages").await, 1);
+        assert_eq!(app.count("webhook_deliveries").await, 1);
+        assert_eq!(outcomes[0].stored.len(), 1);
+        assert_eq!(outcomes[0].conversations_to_process.len(), 1);
+        for later in &outcomes[1..] {
+            assert!(later.stored.is_empty());
+            assert_eq!(later.duplicates, 1);
+            assert!(later.conversations_to_process.is_empty());
+        }
+        // And again in a later batch: nothing new at all.
+        let again = app.state.store.ingest_batch(&[delivery(&payload)]).await.unwrap();
+        assert_eq!(again[0].duplicates, 1);
+        assert_eq!(app.count("webhook_deliveries").await, 1);
+    }
+
+    async fn a_batch_with_messages_and_their_statuses_moves_the_outbox_forward_only(db: Db) {
+        let app = TestApp::spawn(db).await;
+        let t = now_secs();
+        let customer = "5215588888888";
+        app.post_whatsapp(&whatsapp_text(customer, "wamid.BS0", t - 10, "hola")).await;
+        let conversation = app.scalar_i64("SELECT id FROM conversations").await.unwrap();
+        for (wamid, state) in [("wamid.OUT-A", "sent"), ("wamid.OUT-B", "sent")] {
+            sqlx::query(
+                "INSERT INTO outbox (conversation_id, channel, business_id, recipient, kind, purpose, payload, \
+                     state, next_attempt_at, provider_message_id, status_rank, created_at) \
+                 VALUES ($1, 'whatsapp', $2, $3, 'text', 'reply', '{}', $4, 0, $5, 1, 0)",
+            )
+            .bind(conversation)
+            .bind(PHONE_NUMBER_ID)
+            .bind(customer)
+            .bind(state)
+            .bind(wamid)
+            .execute(app.state.store.pool())
+            .await
+            .unwrap();
+        }
+        let mut read = wa_status("wamid.OUT-A", "read", t + 5, customer);
+        read["pricing"] = json!({"billable": false, "pricing_model": "PMP", "type": "free_customer_service", "category": "service"});
+        let mut failed = wa_status("wamid.OUT-B", "failed", t + 6, customer);
+        failed["errors"] = json!([{"code": 131047, "title": "Re-engagement message", "message": "Re-engagement message"}]);
+        let mut first = whatsapp_messages(customer, "Cliente", vec![wa_text(customer, "wamid.BS1", t, "otra")]);
+        first["entry"][0]["changes"][0]["value"]["statuses"] = json!([read]);
+        let batch = [
+            delivery(&first),
+            // Late and lower: must not move `read` back.
+            delivery(&whatsapp_statuses(vec![wa_status("wamid.OUT-A", "delivered", t + 2, customer)])),
+            delivery(&whatsapp_statuses(vec![failed])),
+        ];
+        let outcomes = app.state.store.ingest_batch(&batch).await.unwrap();
+        assert_eq!(outcomes[0].stored.len(), 2);
+        assert_eq!(outcomes[0].conversations_to_process, [conversation]);
+        assert_eq!(outcomes[1].stored, [("whatsapp", "status")]);
+        assert_eq!(app.count("statuses").await, 3);
+        assert_eq!(app.count("messages").await, 2);
+        let status = |wamid: &str| format!("SELECT delivery_status FROM outbox WHERE provider_message_id = '{wamid}'");
+        assert_eq!(app.scalar_str(&status("wamid.OUT-A")).await.as_deref(), Some("read"));
+        assert_eq!(
+            app.scalar_str("SELECT pricing_type FROM outbox WHERE provider_message_id = 'wamid.OUT-A'").await.as_deref(),
+            Some("free_customer_service")
+        );
+        assert_eq!(app.scalar_str(&status("wamid.OUT-B")).await.as_deref(), Some("failed"));
+        assert_eq!(
+            app.scalar_i64("SELECT error_code FROM outbox WHERE provider_message_id = 'wamid.OUT-B'").await,
+            Some(131047)
+        );
+        assert_eq!(app.scalar_i64("SELECT window_error_at FROM conversations").await, Some((t + 6) * 1000));
+    }
+
+    async fn a_failing_batch_stores_nothing_and_fails_every_waiter(db: Db) {
+        let app = TestApp::spawn(db).await;
+        poison_inserts(&app).await;
+        let good = whatsapp_text("5215599999991", "wamid.GOOD", now_secs(), "hola");
+        let poison = whatsapp_text("5215599999992", "wamid.POISON", now_secs(), "hola");
+        assert!(app.state.store.ingest_batch(&[delivery(&good), delivery(&poison)]).await.is_err());
+        assert_eq!(app.count("webhook_deliveries").await, 0);
+        assert_eq!(app.count("conversations").await, 0);
+
+        // Through the writer: both deliveries wait in the queue before it
+        // starts, so they share one transaction, and both are refused.
+        let store = ventana::store::Store::connect(&app.database_url).await.unwrap();
+        let (store, writer) = store.with_group_commit(ventana::store::GroupCommit::default());
+        let waiters = [good.clone(), poison].map(|body| {
+            let store = store.clone();
+            tokio::spawn(async move { store.ingest_queued(delivery(&body)).await })
+        });
+        let queue = store.intake_queue().unwrap().clone();
+        app.eventually("both queued", std::time::Duration::from_secs(5), || {
+            let queue = queue.clone();
+            async move { queue.queued() == 2 }
+        })
+        .await;
+        let stop = tokio_util::sync::CancellationToken::new();
+        let running = tokio::spawn(writer.run(stop.clone()));
+        for waiter in waiters {
+            assert!(waiter.await.unwrap().is_err(), "a delivery of the failed batch was acknowledged");
+        }
+        assert_eq!(app.count("messages").await, 0);
+        assert_eq!(app.count("webhook_deliveries").await, 0);
+        // The writer carries on with the next batch.
+        let outcome = store.ingest_queued(delivery(&good)).await.unwrap();
+        assert_eq!(outcome.stored.len(), 1);
+        stop.cancel();
+        running.await.unwrap();
+        assert!(store.ingest_queued(delivery(&good)).await.is_err(), "a stopped writer refuses deliveries");
+    }
+
+    async fn concurrent_webhooks_are_committed_together_and_all_stored(db: Db) {
+        let app = TestApp::spawn(db).await;
+        let t = now_secs();
+        let requests = (0..64).map(|i| {
+            let app = &app;
+            // Eight customers, eight messages each, all at once.
+            let body = whatsapp_text(&format!("52155100000{:02}", i % 8), &format!("wamid.CC{i}"), t, "hola");
+            async move { app.post_whatsapp(&body).await.status() }
+        });
+        for status in futures::future::join_all(requests).await {
+            assert_eq!(status, 200);
+        }
+        assert_eq!(app.count("messages").await, 64);
+        assert_eq!(app.count("conversations").await, 8);
+        assert_eq!(app.count("webhook_deliveries").await, 64);
+        let metrics = app.get("/metrics").await.text().await.unwrap();
+        assert!(metrics.contains("ventana_intake_batch_deliveries"), "{metrics}");
     }
 }
