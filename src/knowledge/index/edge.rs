@@ -27,6 +27,10 @@ use crate::knowledge::sparse::{CHAR_VECTOR, WORD_VECTORS};
 /// Points read per scroll page when listing stored hashes.
 const SCROLL_PAGE: usize = 1_000;
 
+/// The file Qdrant Edge keeps its configuration in; a shard directory
+/// without it has never been created.
+const EDGE_CONFIG_FILE: &str = "edge_config.json";
+
 /// The embedded index.
 #[derive(Debug)]
 pub struct EdgeIndex {
@@ -42,6 +46,17 @@ impl EdgeIndex {
         std::fs::create_dir_all(path)
             .with_context(|| format!("cannot create {}", path.display()))?;
         let wanted = edge_config(schema);
+        // Only load a shard that exists. Loading an empty directory fails
+        // with a Qdrant "service error", which captures and symbolizes a
+        // backtrace: that reads the binary's debug info and kept ~280 MB
+        // resident for the life of the process (on every first start).
+        if !path.join(EDGE_CONFIG_FILE).exists() {
+            return Ok(Self {
+                path: path.to_owned(),
+                schema,
+                shard: Arc::new(RwLock::new(Some(recreate(path, wanted)?))),
+            });
+        }
         let shard = match EdgeShard::load(path, None) {
             Ok(shard) if same_layout(&shard.config(), &wanted) => shard,
             Ok(shard) => {
