@@ -9,6 +9,7 @@
 //! all sending and show in `/readyz`.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Duration, Utc};
@@ -28,6 +29,8 @@ use crate::store::{OutboxRow, OutboxState, SendFailure, Store};
 /// Longest a claimed row may stay `sending`. Longer than the Graph client's
 /// request timeout, so a live sender always finishes first.
 pub const DEFAULT_LEASE: Duration = Duration::seconds(60);
+/// How often the sender looks for sends interrupted by a crash.
+const STALE_CHECK_EVERY: Duration = Duration::seconds(1);
 /// Poll interval when nothing signals new work (other instances, due retries).
 const IDLE_POLL: StdDuration = StdDuration::from_millis(500);
 
@@ -68,6 +71,7 @@ pub struct Sender {
     health: Arc<SenderHealth>,
     signals: Arc<Signals>,
     lease: Duration,
+    last_stale_check: Arc<AtomicI64>,
 }
 
 impl Sender {
@@ -80,7 +84,16 @@ impl Sender {
         signals: Arc<Signals>,
     ) -> Self {
         let lease = Duration::milliseconds(config.lease_ms as i64);
-        Self { store, graph, config, clock, health, signals, lease }
+        Self {
+            store,
+            graph,
+            config,
+            clock,
+            health,
+            signals,
+            lease,
+            last_stale_check: Arc::new(AtomicI64::new(0)),
+        }
     }
 
     /// Runs until `shutdown`; in-flight sends finish before it returns.
@@ -123,9 +136,11 @@ impl Sender {
     /// rows were handled. Tests call this to drain the outbox deterministically.
     pub async fn run_once(&self) -> anyhow::Result<usize> {
         let now = self.clock.now();
-        for id in self.store.expire_stale_sends(now).await? {
-            metrics::counter!("ventana_outbox_unknown_total").increment(1);
-            tracing::error!(outbox_id = id, "a send was interrupted mid-request; not retried to avoid a duplicate");
+        if self.stale_check_due(now) {
+            for id in self.store.expire_stale_sends(now).await? {
+                metrics::counter!("ventana_outbox_unknown_total").increment(1);
+                tracing::error!(outbox_id = id, "a send was interrupted mid-request; not retried to avoid a duplicate");
+            }
         }
         if self.health.halted().await.is_some() {
             return Ok(0);
@@ -147,6 +162,17 @@ impl Sender {
         }
         while tasks.join_next().await.is_some() {}
         Ok(count)
+    }
+
+    /// Interrupted sends are looked for at most once per [`STALE_CHECK_EVERY`]
+    /// (a write on every loop would compete with the sends themselves).
+    fn stale_check_due(&self, now: DateTime<Utc>) -> bool {
+        let last = self.last_stale_check.load(Ordering::Relaxed);
+        let due = now.timestamp_millis() - last >= STALE_CHECK_EVERY.num_milliseconds() || self.clock.is_manual();
+        if due {
+            self.last_stale_check.store(now.timestamp_millis(), Ordering::Relaxed);
+        }
+        due
     }
 
     /// Sends one claimed row and records the result.

@@ -20,6 +20,7 @@ use tracing::Instrument;
 
 pub use responder::{BotResponder, Decision, Responder, TurnContext, TurnPlan};
 
+use crate::channels::graph::GraphClient;
 use crate::channels::model::Channel;
 use crate::channels::outbound::{OutboundBody, OutboundMessage};
 use crate::config::{PipelineConfig, SenderConfig};
@@ -35,17 +36,20 @@ const IDLE_POLL: StdDuration = StdDuration::from_millis(250);
 /// Time limit for deciding one turn (triage, retrieval, generation); the
 /// responder's own LLM timeout is shorter and falls back to rules.
 const TURN_TIME_LIMIT: StdDuration = StdDuration::from_secs(30);
+/// Longest the reply waits for its read receipt to leave.
+const READ_RECEIPT_WAIT: StdDuration = StdDuration::from_secs(2);
 
 #[derive(Clone)]
 pub struct Pipeline {
     store: Store,
     responder: Arc<dyn Responder>,
     config: PipelineConfig,
-    mark_read: bool,
     clock: Clock,
     signals: Arc<Signals>,
     permits: Arc<Semaphore>,
     policies: Arc<Policies>,
+    /// Present when read receipts are on (`sender.mark_read`).
+    graph: Option<Arc<GraphClient>>,
 }
 
 /// What happened to one conversation.
@@ -66,17 +70,18 @@ impl Pipeline {
         clock: Clock,
         signals: Arc<Signals>,
         policies: Arc<Policies>,
+        graph: Arc<GraphClient>,
     ) -> Self {
         let permits = Arc::new(Semaphore::new(config.concurrency.max(1)));
         Self {
             store,
             responder,
             config,
-            mark_read: sender.mark_read,
             clock,
             signals,
             permits,
             policies,
+            graph: sender.mark_read.then_some(graph),
         }
     }
 
@@ -96,35 +101,39 @@ impl Pipeline {
                 break;
             }
             while tasks.try_join_next().is_some() {}
-            let ready = match self
+            if self.permits.available_permits() == 0 {
+                // Every worker is busy: wait for one to finish.
+                let _ = tokio::time::timeout(IDLE_POLL, self.permits.acquire()).await;
+                continue;
+            }
+            let capacity = self.permits.available_permits() as i64;
+            let claimed = match self
                 .store
-                .conversations_ready(self.clock.now(), self.quiet(), self.config.concurrency.max(1) as i64 * 2)
+                .claim_ready_conversations(self.clock.now(), self.quiet(), self.lease(), capacity)
                 .await
             {
-                Ok(ready) => ready,
+                Ok(claimed) => claimed,
                 Err(e) => {
-                    tracing::error!(error = ?e, "pipeline: listing waiting conversations failed");
+                    tracing::error!(error = ?e, "pipeline: claiming waiting conversations failed");
                     Vec::new()
                 }
             };
-            let mut started = 0;
-            for conversation_id in ready {
-                let Ok(permit) = self.permits.clone().try_acquire_owned() else { break };
-                started += 1;
+            let started = claimed.len();
+            for conversation_id in claimed {
+                let permit = self
+                    .permits
+                    .clone()
+                    .try_acquire_owned()
+                    .expect("no more conversations are claimed than there are free workers");
                 let pipeline = self.clone();
                 tasks.spawn(async move {
                     let _permit = permit;
-                    if let Err(e) = pipeline.process(conversation_id).await {
+                    if let Err(e) = pipeline.process_claimed_and_release(conversation_id).await {
                         tracing::error!(conversation_id, error = ?e, "pipeline: turn failed; it will be retried");
                     }
                 });
             }
             if started > 0 {
-                // Let the spawned turns take their leases before listing again.
-                tokio::task::yield_now().await;
-                if self.permits.available_permits() == 0 {
-                    let _ = tokio::time::timeout(IDLE_POLL, self.permits.acquire()).await;
-                }
                 continue;
             }
             let sleep = self.idle_sleep().await;
@@ -167,6 +176,12 @@ impl Pipeline {
         if !self.store.claim_conversation(conversation_id, now, self.lease()).await? {
             return Ok(TurnOutcome::Skipped);
         }
+        self.process_claimed_and_release(conversation_id).await
+    }
+
+    /// Processes a conversation this worker has claimed; the lease is
+    /// released by the turn's commit, or here when no turn was committed.
+    async fn process_claimed_and_release(&self, conversation_id: i64) -> anyhow::Result<TurnOutcome> {
         let result = self.process_claimed(conversation_id).await;
         if !matches!(result, Ok(TurnOutcome::Replied | TurnOutcome::Silent)) {
             self.store.release_conversation(conversation_id).await?;
@@ -195,9 +210,11 @@ impl Pipeline {
     async fn decide_and_commit(&self, conversation: ConversationRow, pending: Vec<PendingMessage>) -> anyhow::Result<TurnOutcome> {
         let conversation_id = conversation.id;
         let last = pending.last().expect("a turn has messages");
-        if self.mark_read && conversation.channel == Channel::Whatsapp {
-            self.mark_read(&conversation, last).await?;
-        }
+        // Blue ticks and the typing indicator while the bot thinks; awaited
+        // before the reply is committed so the two never cross.
+        let read_receipt = (conversation.channel == Channel::Whatsapp)
+            .then(|| self.mark_read(&conversation, last))
+            .flatten();
         let history = self
             .store
             .recent_turns(conversation_id, self.config.context_turns as i64)
@@ -223,33 +240,33 @@ impl Pipeline {
                 .await
                 .map_err(|_| anyhow::anyhow!("deciding the turn took longer than {TURN_TIME_LIMIT:?}"))??
         };
+        if let Some(receipt) = read_receipt {
+            let _ = tokio::time::timeout(READ_RECEIPT_WAIT, receipt).await;
+        }
         self.commit_turn(&conversation, &pending, &text, plan).await
     }
 
-    /// WhatsApp: blue ticks and the typing indicator while the bot thinks.
-    async fn mark_read(&self, conversation: &ConversationRow, last: &PendingMessage) -> anyhow::Result<()> {
-        let new = NewOutbound {
-            conversation_id: Some(conversation.id),
-            message: OutboundMessage {
-                channel: conversation.channel,
-                business_id: conversation.business_id.clone(),
-                recipient: conversation.send_address().to_owned(),
-                body: OutboundBody::MarkRead {
-                    message_id: last.provider_message_id.clone(),
-                    typing: true,
-                },
-                reply_to: None,
-                messaging_type: None,
+    /// WhatsApp: blue ticks and the typing indicator, sent straight to the
+    /// Graph API rather than through the outbox: it is a courtesy signal,
+    /// idempotent and worthless once late, so it needs no durability.
+    fn mark_read(&self, conversation: &ConversationRow, last: &PendingMessage) -> Option<tokio::task::JoinHandle<()>> {
+        let graph = self.graph.clone()?;
+        let message = OutboundMessage {
+            channel: conversation.channel,
+            business_id: conversation.business_id.clone(),
+            recipient: conversation.send_address().to_owned(),
+            body: OutboundBody::MarkRead {
+                message_id: last.provider_message_id.clone(),
+                typing: true,
             },
-            purpose: "mark_read".into(),
-            dedupe_key: Some(format!("read:{}", last.provider_message_id)),
-            not_before: self.clock.now(),
-            state: OutboxState::Pending,
+            reply_to: None,
+            messaging_type: None,
         };
-        if self.store.enqueue(&new, self.clock.now()).await?.is_some() {
-            self.signals.outbox.notify_one();
-        }
-        Ok(())
+        Some(tokio::spawn(async move {
+            if let Err(error) = graph.send(&message).await {
+                tracing::debug!(error = %error.describe(), "read receipt not delivered");
+            }
+        }))
     }
 
     /// One transaction: the turn, its messages, its reply; the lease is released.

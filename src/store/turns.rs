@@ -71,6 +71,39 @@ impl Store {
         .await
     }
 
+    /// Lists and claims in one statement up to `limit` ready conversations
+    /// (see [`Store::conversations_ready`]) for `lease`: the worker that gets
+    /// an id owns that conversation until it commits the turn or the lease
+    /// runs out. The re-check of `processing_until` in the outer `WHERE`
+    /// makes concurrent claimers on PostgreSQL skip each other's rows.
+    pub async fn claim_ready_conversations(
+        &self,
+        now: DateTime<Utc>,
+        quiet: Duration,
+        lease: Duration,
+        limit: i64,
+    ) -> sqlx::Result<Vec<i64>> {
+        let mut tx = self.begin_write().await?;
+        let ids = sqlx::query_scalar(
+            "UPDATE conversations SET processing_until = $1 \
+             WHERE (processing_until IS NULL OR processing_until < $2) AND id IN ( \
+                 SELECT m.conversation_id FROM messages m JOIN conversations c ON c.id = m.conversation_id \
+                 WHERE m.triggers_reply AND m.turn_id IS NULL \
+                   AND (c.processing_until IS NULL OR c.processing_until < $2) \
+                 GROUP BY m.conversation_id HAVING MAX(m.received_at) <= $3 \
+                 ORDER BY MIN(m.received_at) LIMIT $4) \
+             RETURNING id",
+        )
+        .bind(to_ms(now + lease))
+        .bind(to_ms(now))
+        .bind(to_ms(now - quiet))
+        .bind(limit)
+        .fetch_all(&mut *tx.tx)
+        .await?;
+        tx.commit().await?;
+        Ok(ids)
+    }
+
     /// The earliest time a waiting conversation becomes ready, if any.
     pub async fn next_conversation_ready(&self, quiet: Duration) -> sqlx::Result<Option<DateTime<Utc>>> {
         let at: Option<i64> = sqlx::query_scalar(
