@@ -82,7 +82,7 @@ impl Application {
         let config = Arc::new(config);
         let sender = Sender::new(
             store.clone(),
-            graph,
+            graph.clone(),
             config.sender.clone(),
             clock.clone(),
             sender_health.clone(),
@@ -102,6 +102,7 @@ impl Application {
             clock.clone(),
             signals.clone(),
             policies.clone(),
+            graph.clone(),
         );
         let scheduler = Scheduler::from_config(&config, store.clone(), clock.clone(), signals.clone())?;
         let notifier = Notifier::new(store.clone(), config.notifications.clone(), clock.clone())?;
