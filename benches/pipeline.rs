@@ -49,12 +49,26 @@ fn main() -> anyhow::Result<()> {
         let llm = FakeOpenAi::start().await;
         llm.set_default(Script::slow(LLM_DELAY, Script::Compute(Arc::new(fake_llm_answer))));
         let with_llm = run_phase(rate, seconds, Some(llm.base_url())).await?;
-        let calls = llm.chat_requests().len() as f64;
-        let per_turn = calls / with_llm.latencies_ms.len().max(1) as f64;
-        let llm_ms = per_turn * LLM_DELAY.as_secs_f64() * 1000.0;
-        println!("fake LLM answering in {} ms per call ({per_turn:.2} calls per turn)", LLM_DELAY.as_millis());
+        // LLM calls per turn, per question (a greeting needs one call, a
+        // question two: triage and the answer), from what the fake received.
+        let requests: Vec<String> = llm.chat_requests().iter().map(|r| r.to_string()).collect();
+        let turns_per_question = with_llm.latencies_ms.len() as f64 / QUESTIONS.len() as f64;
+        let calls: Vec<f64> = QUESTIONS
+            .iter()
+            .map(|q| requests.iter().filter(|r| r.contains(q)).count() as f64 / turns_per_question)
+            .collect();
+        println!(
+            "fake LLM answering in {} ms per call ({} calls per turn by question)",
+            LLM_DELAY.as_millis(),
+            calls.iter().map(|c| format!("{c:.1}")).collect::<Vec<_>>().join("/")
+        );
         print_latencies("ack → Graph send", &with_llm.latencies_ms);
-        let added: Vec<f64> = with_llm.latencies_ms.iter().map(|l| l - llm_ms).collect();
+        let added: Vec<f64> = with_llm
+            .latencies_ms
+            .iter()
+            .zip(&with_llm.questions)
+            .map(|(l, q)| l - calls[*q].round() * LLM_DELAY.as_secs_f64() * 1000.0)
+            .collect();
         print_latencies("added over the LLM's own time", &added);
         println!("  replies: {}/{}", with_llm.latencies_ms.len(), with_llm.sent);
         anyhow::Ok(())
@@ -73,8 +87,19 @@ fn fake_llm_answer(body: &Value) -> String {
 
 struct Phase {
     latencies_ms: Vec<f64>,
+    /// The question index of each latency.
+    questions: Vec<usize>,
     sent: usize,
 }
+
+const QUESTIONS: [&str; 6] = [
+    "cuanto cuesta el envio a monterrey?",
+    "como pago en oxxo",
+    "puedo devolver unos tenis que me quedaron chicos?",
+    "a que hora abren la tienda de guadalajara",
+    "como facturo mi compra",
+    "hola buenas tardes",
+];
 
 async fn run_phase(rate: u64, seconds: u64, llm: Option<String>) -> anyhow::Result<Phase> {
     let dir = tempfile::tempdir()?;
@@ -103,14 +128,7 @@ async fn run_phase(rate: u64, seconds: u64, llm: Option<String>) -> anyhow::Resu
     let server = tokio::spawn(app.run_until_stopped(stop.clone()));
     let client = reqwest::Client::new();
 
-    let questions = [
-        "cuanto cuesta el envio a monterrey?",
-        "como pago en oxxo",
-        "puedo devolver unos tenis que me quedaron chicos?",
-        "a que hora abren la tienda de guadalajara",
-        "como facturo mi compra",
-        "hola buenas tardes",
-    ];
+    let questions = QUESTIONS;
     let total = (rate * seconds) as usize;
     let interval = Duration::from_secs_f64(1.0 / rate as f64);
     let start = tokio::time::Instant::now();
@@ -158,14 +176,23 @@ async fn run_phase(rate: u64, seconds: u64, llm: Option<String>) -> anyhow::Resu
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let mut latencies_ms = Vec::new();
+    let mut question_of = Vec::new();
     for request in graph.requests().iter().filter(|r| r.body["type"] == "text") {
-        if let Some(acked_at) = request.body["to"].as_str().and_then(|to| acked.get(to)) {
+        let Some(to) = request.body["to"].as_str() else { continue };
+        if let Some(acked_at) = acked.get(to) {
             latencies_ms.push((request.at - *acked_at).num_microseconds().unwrap_or_default() as f64 / 1000.0);
+            // Customers are numbered in send order; question = number mod 6.
+            let n: usize = to[5..].parse().unwrap_or_default();
+            question_of.push(n % QUESTIONS.len());
         }
     }
     stop.cancel();
     let _ = server.await;
-    Ok(Phase { latencies_ms, sent: acked.len() })
+    Ok(Phase {
+        latencies_ms,
+        questions: question_of,
+        sent: acked.len(),
+    })
 }
 
 fn print_latencies(label: &str, values: &[f64]) {

@@ -22,6 +22,10 @@ static RECORDER: OnceLock<PrometheusHandle> = OnceLock::new();
 const ACK_BUCKETS: &[f64] = &[
     0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
 ];
+/// First response by an agent: minutes to a day.
+const FIRST_RESPONSE_BUCKETS: &[f64] = &[
+    60.0, 300.0, 900.0, 1800.0, 3600.0, 7200.0, 14400.0, 28800.0, 86400.0,
+];
 
 /// Deliveries per group commit of webhook intake (at most 256 by default).
 const BATCH_BUCKETS: &[f64] = &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0];
@@ -30,9 +34,11 @@ const BATCH_BUCKETS: &[f64] = &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256
 pub fn metrics_handle() -> &'static PrometheusHandle {
     RECORDER.get_or_init(|| {
         PrometheusBuilder::new()
-            .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), ACK_BUCKETS)
+            .set_buckets_for_metric(Matcher::Full("ventana_first_response_seconds".into()), FIRST_RESPONSE_BUCKETS)
             .expect("static buckets are valid")
             .set_buckets_for_metric(Matcher::Full("ventana_intake_batch_deliveries".into()), BATCH_BUCKETS)
+            .expect("static buckets are valid")
+            .set_buckets(ACK_BUCKETS)
             .expect("static buckets are valid")
             .install_recorder()
             .expect("the metrics recorder is installed once")

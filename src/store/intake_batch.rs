@@ -187,14 +187,27 @@ impl IntakeWriter {
                     let _ = reply.send(Ok(outcome));
                 }
             }
+            Err(e) if deliveries.len() > 1 => {
+                // One bad delivery must not take its batch-mates down with it
+                // on every retry: commit each on its own, answering each with
+                // its own result.
+                tracing::warn!(error = ?e, deliveries = deliveries.len(), "group commit failed; committing its deliveries one by one");
+                for (delivery, reply) in deliveries.iter().zip(replies) {
+                    let result = self
+                        .store
+                        .ingest_batch(std::slice::from_ref(delivery))
+                        .await
+                        .map(|mut outcomes| outcomes.pop().unwrap_or_default());
+                    if let Err(e) = &result {
+                        tracing::error!(error = ?e, "delivery not stored; not acknowledged");
+                    }
+                    let _ = reply.send(result);
+                }
+            }
             Err(e) => {
-                tracing::error!(error = ?e, deliveries = deliveries.len(), "group commit failed; none of its deliveries is acknowledged");
-                let message = format!("{e:#}");
-                for reply in replies {
-                    let _ = reply.send(Err(anyhow!(
-                        "group commit of {} deliveries failed: {message}",
-                        deliveries.len()
-                    )));
+                tracing::error!(error = ?e, "delivery not stored; not acknowledged");
+                if let Some(reply) = replies.into_iter().next() {
+                    let _ = reply.send(Err(e.context("storing the delivery failed")));
                 }
             }
         }

@@ -267,3 +267,92 @@ on_both_databases! {
         assert_eq!(request.authorization.as_deref(), Some("Bearer token-for-222"));
     }
 }
+
+/// One phrasing per class and language (written for these tests).
+const MATRIX: &[(&str, &str, &str)] = &[
+    ("faq", "es", "cuanto tarda en llegar un pedido a puebla?"),
+    ("faq", "pt", "como faço para pagar no oxxo?"),
+    ("faq", "en", "how long does delivery take to monterrey?"),
+    ("urgent", "es", "me llego un cobro doble de la misma compra en mi tarjeta"),
+    ("urgent", "pt", "meu carregador começou a soltar fumaça"),
+    ("urgent", "en", "someone logged into my account and changed my password"),
+    ("human", "es", "quiero hablar con una persona por favor"),
+    ("human", "pt", "quero falar com um atendente humano"),
+    ("human", "en", "please have someone from your team call me back"),
+];
+
+/// Sends every phrasing on both channels and checks each turn's class,
+/// language, decision and that its reply reached the Graph API.
+async fn run_matrix(app: &TestApp) {
+    let t = chrono::Utc::now();
+    for (i, (_, _, text)) in MATRIX.iter().enumerate() {
+        say_whatsapp(app, &format!("52155300000{i:02}"), &format!("wamid.mx{i}"), text).await;
+        let psid = format!("PSID-MX-{i}");
+        assert_eq!(
+            app.post_messenger(&messenger_text(&psid, &format!("m_mx{i}"), t.timestamp_millis(), text)).await.status(),
+            200
+        );
+    }
+    wait_for_texts(app, MATRIX.len() * 2).await;
+    for (i, (class, lang, text)) in MATRIX.iter().enumerate() {
+        for customer in [format!("52155300000{i:02}"), format!("PSID-MX-{i}")] {
+            let row: (String, String, String, i64, Option<String>) = sqlx::query_as(
+                "SELECT t.class, t.lang, t.decision, t.escalate, t.reply_text FROM turns t \
+                 JOIN conversations c ON c.id = t.conversation_id WHERE c.customer_id = $1",
+            )
+            .bind(&customer)
+            .fetch_one(app.state.store.pool())
+            .await
+            .unwrap();
+            let expected_decision = if *class == "faq" { "answer" } else { "acknowledge" };
+            assert_eq!(
+                (row.0.as_str(), row.1.as_str(), row.2.as_str(), row.3 != 0),
+                (*class, *lang, expected_decision, *class != "faq"),
+                "{customer}: {text}"
+            );
+            let reply = row.4.expect("a reply");
+            let sent = app.graph.requests().iter().any(|r| {
+                let to = r.body["to"].as_str().or_else(|| r.body["recipient"]["id"].as_str());
+                let body = r.body["text"]["body"].as_str().or_else(|| r.body["message"]["text"].as_str());
+                to == Some(customer.as_str()) && body == Some(reply.as_str())
+            });
+            assert!(sent, "{customer}: the reply reached the Graph API");
+        }
+    }
+}
+
+on_both_databases! {
+    async fn every_class_in_every_language_on_both_channels_without_an_llm(db: Db) {
+        let app = TestApp::spawn(db).await;
+        run_matrix(&app).await;
+    }
+
+    async fn every_class_in_every_language_on_both_channels_with_an_llm(db: Db) {
+        let llm = FakeOpenAi::start().await;
+        // The fake classifies like a model would: by reading the message.
+        llm.set_default(Script::Compute(std::sync::Arc::new(|body: &serde_json::Value| {
+            let prompt = ventana::testkit::fake_openai::last_user_message(body);
+            let (class, lang) = MATRIX
+                .iter()
+                .find(|(_, _, text)| prompt.contains(text))
+                .map_or(("faq", "es"), |(class, lang, _)| (*class, *lang));
+            if body.get("response_format").is_some() {
+                json!({"class": class, "confidence": 0.9, "language": lang, "reason": "fake model"}).to_string()
+            } else {
+                "Con gusto te ayudo con eso.".to_owned()
+            }
+        })));
+        let base = llm.base_url();
+        let mut options = Options::new(db);
+        options.configure = Box::new(move |c| {
+            c.llm.base_url = Some(base);
+            c.llm.model = Some("fake-model".into());
+        });
+        let app = TestApp::spawn_with(options).await;
+        run_matrix(&app).await;
+        let structured = llm.chat_requests().iter().filter(|r| r.get("response_format").is_some()).count();
+        assert!(structured >= MATRIX.len() * 2, "every turn was triaged by the LLM ({structured})");
+        let source: Vec<String> = sqlx::query_scalar("SELECT triage_source FROM turns").fetch_all(app.state.store.pool()).await.unwrap();
+        assert!(source.iter().all(|s| s.starts_with("llm")), "{source:?}");
+    }
+}
