@@ -97,8 +97,7 @@ impl Application {
         let pipeline = Pipeline::new(
             store.clone(),
             responder,
-            config.pipeline.clone(),
-            &config.sender,
+            &config,
             clock.clone(),
             signals.clone(),
             policies.clone(),

@@ -23,7 +23,7 @@ pub use responder::{BotResponder, Decision, Responder, TurnContext, TurnPlan};
 use crate::channels::graph::GraphClient;
 use crate::channels::model::Channel;
 use crate::channels::outbound::{OutboundBody, OutboundMessage};
-use crate::config::{PipelineConfig, SenderConfig};
+use crate::config::{Config, PipelineConfig};
 use crate::conversation::Clock;
 use crate::escalation::open::{CaseOutlook, CaseTriage, open_case, plan_case};
 use crate::escalation::{Policies, Priority};
@@ -62,26 +62,26 @@ pub enum TurnOutcome {
 }
 
 impl Pipeline {
+    /// `graph` sends read receipts when `sender.mark_read` is on.
     pub fn new(
         store: Store,
         responder: Arc<dyn Responder>,
-        config: PipelineConfig,
-        sender: &SenderConfig,
+        config: &Config,
         clock: Clock,
         signals: Arc<Signals>,
         policies: Arc<Policies>,
         graph: Arc<GraphClient>,
     ) -> Self {
-        let permits = Arc::new(Semaphore::new(config.concurrency.max(1)));
+        let permits = Arc::new(Semaphore::new(config.pipeline.concurrency.max(1)));
         Self {
             store,
             responder,
-            config,
+            config: config.pipeline.clone(),
             clock,
             signals,
             permits,
             policies,
-            graph: sender.mark_read.then_some(graph),
+            graph: config.sender.mark_read.then_some(graph),
         }
     }
 

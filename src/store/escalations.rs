@@ -233,6 +233,9 @@ pub async fn mark_first_response(conn: &mut AnyConnection, id: i64, now: DateTim
     Ok(changed == 1)
 }
 
+/// id, at, kind, actor, detail (JSON) of an escalation event.
+type EventRow = (i64, i64, String, Option<String>, Option<String>);
+
 /// Filters for the agents' list.
 #[derive(Debug, Clone, Default)]
 pub struct EscalationFilter {
@@ -287,7 +290,7 @@ impl Store {
     }
 
     pub async fn escalation_events(&self, escalation_id: i64) -> sqlx::Result<Vec<EscalationEvent>> {
-        let rows: Vec<(i64, i64, String, Option<String>, Option<String>)> = sqlx::query_as(
+        let rows: Vec<EventRow> = sqlx::query_as(
             "SELECT id, at, kind, actor, detail FROM escalation_events WHERE escalation_id = $1 ORDER BY id",
         )
         .bind(escalation_id)
