@@ -4,8 +4,10 @@
 
 pub mod agent;
 pub mod auth;
+pub mod console;
 pub mod error;
 pub mod health;
+pub mod kb;
 pub mod webhooks;
 
 use std::sync::Arc;
@@ -46,6 +48,8 @@ pub fn router(state: AppState) -> Router {
         .merge(health::router())
         .merge(webhooks::router())
         .merge(agent::router())
+        .merge(kb::router())
+        .merge(console::router())
         .with_state(state)
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,

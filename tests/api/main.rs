@@ -5,6 +5,7 @@ mod helpers;
 mod payloads;
 
 mod agent;
+mod console;
 mod conversations;
 mod crash;
 mod escalation;
