@@ -419,6 +419,32 @@ on_both_databases! {
         );
         assert!(outbox_purposes(store, conversation.id).await.is_empty());
     }
+
+    async fn a_batch_fired_concurrently_fires_each_timer_once_in_case_order(db: Db) {
+        let app = TestApp::spawn_with(options(db, |_| {})).await;
+        const CASES: usize = 24;
+        let mut ids = Vec::new();
+        for i in 0..CASES {
+            let (escalation, _) = open_case(&app, &format!("52155300{i:05}"), "es", Duration::minutes(20)).await;
+            ids.push(escalation.id);
+        }
+        // Another instance whose clock is past every warning and breach; the
+        // app's own worker (still at t0) sees none due, so this one claims
+        // them all in one batch and fires 16 at once.
+        let later = ventana::conversation::Clock::manual(t0() + Duration::minutes(21));
+        let scheduler = Scheduler::from_config(&app.state.config, app.state.store.clone(), later, app.state.signals.clone())
+            .unwrap()
+            .with_concurrency(16);
+        assert_eq!(scheduler.run_once().await.unwrap(), 2 * CASES);
+        assert_eq!(scheduler.run_once().await.unwrap(), 0);
+        assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM timers WHERE state = 'done'").await, Some(2 * CASES as i64));
+        assert_eq!(app.scalar_i64("SELECT COUNT(*) FROM timers WHERE kind IN ('sla_warning', 'sla_breach') AND state <> 'done'").await, Some(0));
+        // Each case's warning and breach once, the warning first.
+        for id in ids {
+            assert_eq!(event_kinds(&app.state.store, id).await, ["created", "sla_warning", "sla_breached"], "case {id}");
+        }
+        assert_eq!(app.count("notifications").await, 2 * CASES as i64);
+    }
 }
 
 /// A receiver of notifications that records every request and answers 500
