@@ -10,5 +10,6 @@ mod conversations;
 mod crash;
 mod escalation;
 mod intake;
+mod kb;
 mod outbox;
 mod scheduler;
