@@ -356,7 +356,7 @@ function renderQueue(list, fetchedAt) {
     h('td', { 'data-label': t('col_channel') }, t('ch_' + e.channel)),
     h('td', { 'data-label': t('col_queue') }, e.queue),
     h('td', { 'data-label': t('col_state') }, t('state_' + e.state), e.assigned_to ? ' · ' + e.assigned_to : ''),
-    h('td', { 'data-label': t('col_deadline') }, countdown(e.time_left_seconds, fetchedAt, 'deadline')),
+    h('td', { 'data-label': t('col_deadline') }, e.state === 'resolved' ? '—' : countdown(e.time_left_seconds, fetchedAt, 'deadline')),
     h('td', { 'data-label': t('col_window') }, countdown(e.window_time_left_seconds, fetchedAt, 'window')),
     h('td', { 'data-label': t('col_last'), class: 'last' }, e.last_message_preview || ''),
   ));
@@ -533,6 +533,7 @@ function renderEntry(entry, titles) {
 // ---------------------------------------------------------------- knowledge
 
 let articles = [];
+const SETTLE_MS = 2500;
 
 function openKnowledge(articleId) {
   let stopped = false;
@@ -591,6 +592,10 @@ function openKnowledge(articleId) {
       fillEditor(saved);
       history.replaceState(null, '', '#/kb/' + encodePath(saved.id));
       preview();
+      // The file watcher reloads the index again shortly after a save; ask
+      // once more when it has settled so the preview shows the final state.
+      clearTimeout(previewTimer);
+      previewTimer = setTimeout(preview, SETTLE_MS);
     } catch (e) {
       $('kb-error').textContent = e.status === 422 || e.status === 409 ? e.message : explain(e);
       $('kb-error').hidden = false;
@@ -669,11 +674,11 @@ function renderPreview(result) {
   else if (d.decision === 'answer_and_escalate') text = t('dec_answer_and_escalate', { a: title(d.article_id), q: d.queue || '—' });
   else text = t('dec_dont_know', { m: result.min_confidence.toFixed(2) });
   const answer = d.decision !== 'dont_know' && top ? h('blockquote', { class: 'answer' }, top.text) : null;
-  $('kb-decision').replaceChildren(h('p', { class: 'decision ' + d.decision }, text), answer);
+  $('kb-decision').replaceChildren(h('p', { class: 'decision is-' + d.decision }, text), answer);
   $('kb-hits').replaceChildren(...result.hits.map((hit) => h('li', { class: hit.score >= result.min_confidence ? 'above' : 'below' },
     h('strong', {}, hit.title + (hit.heading ? ' › ' + hit.heading : '')),
     h('span', { class: 'score' }, ' ' + t('score', { s: hit.score.toFixed(2) })),
-    h('p', { class: 'passage' }, hit.text.length > 280 ? hit.text.slice(0, 280) + '…' : hit.text))));
+    h('p', { class: 'passage' }, hit.text.length > 200 ? hit.text.slice(0, 200) + '…' : hit.text))));
 }
 
 // ---------------------------------------------------------------- start
