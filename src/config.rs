@@ -278,6 +278,10 @@ fn default_graph_version() -> String {
     "v23.0".to_owned()
 }
 
+/// `VENTANA_*` variables that are not configuration keys: the `--config`
+/// file's own variable and the test suite's settings.
+const NOT_CONFIG_KEYS: &[&str] = &["VENTANA_CONFIG", "VENTANA_TEST_"];
+
 /// A configuration that could not be loaded; the message names the key.
 #[derive(Debug, thiserror::Error)]
 #[error("configuration: {0}")]
@@ -307,7 +311,7 @@ impl Config {
         }
         let env: config::Map<String, String> = env
             .into_iter()
-            .filter(|(k, _)| k.starts_with("VENTANA_") && !k.starts_with("VENTANA_TEST_"))
+            .filter(|(k, _)| k.starts_with("VENTANA_") && !NOT_CONFIG_KEYS.iter().any(|p| k.starts_with(p)))
             .collect();
         builder = builder.add_source(
             config::Environment::with_prefix("VENTANA")
@@ -456,6 +460,12 @@ mod tests {
         let err = Config::load_from(None, env(&[("VENTANA_DATABASE_URL", "mysql://secret@x")])).unwrap_err();
         assert!(err.to_string().contains("database_url"), "{err}");
         assert!(!err.to_string().contains("secret@"), "{err}");
+    }
+
+    #[test]
+    fn the_config_file_variable_is_not_a_key() {
+        let config = Config::load_from(None, env(&[("VENTANA_CONFIG", "/nonexistent.toml"), ("VENTANA_TEST_X", "1")]));
+        assert!(config.is_ok(), "{:?}", config.err());
     }
 
     #[test]

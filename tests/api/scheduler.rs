@@ -449,9 +449,12 @@ on_both_databases! {
 
 /// A receiver of notifications that records every request and answers 500
 /// to the first `fail_first`.
+/// Headers, body and the status answered, per request received.
+type Seen = Arc<Mutex<Vec<(HeaderMap, Vec<u8>, StatusCode)>>>;
+
 #[derive(Clone, Default)]
 struct Receiver {
-    seen: Arc<Mutex<Vec<(HeaderMap, Vec<u8>, StatusCode)>>>,
+    seen: Seen,
     fail_first: usize,
 }
 
