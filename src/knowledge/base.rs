@@ -152,7 +152,7 @@ impl KnowledgeBase {
             None => None,
         };
         let request = IndexQuery {
-            sparse: query_vectors(&self.encoder, &prepared),
+            sparse: query_vectors(&self.encoder, &catalog, &prepared),
             dense,
             prefetch_limit: PREFETCH_LIMIT,
             limit: FUSED_LIMIT,

@@ -3,10 +3,11 @@
 //! confidence is computed from.
 //!
 //! A catalog is immutable; a reload builds a new one and swaps it in, so a
-//! search always sees one consistent version. Point ids are derived from the
-//! article id, the point kind and its position, and every point carries a
-//! hash of exactly what its vectors were computed from: the indexer only
-//! re-embeds points whose hash changed.
+//! search always sees one consistent version. Each passage is one point (its
+//! text includes the article's questions, so they are matched with it); the
+//! point id is derived from the article id and the passage's position, and
+//! every point carries a hash of exactly what its vectors were computed
+//! from: the indexer only re-embeds points whose hash changed.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -20,30 +21,13 @@ use super::text::{normalize, words};
 
 /// Bump when the way vectors are computed changes: every hash changes and
 /// the whole index is re-embedded on the next start.
-pub const ENCODER_VERSION: &str = "ventana-sparse-v2";
-
-/// What a point stands for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PointKind {
-    Passage,
-    Question,
-}
-
-impl PointKind {
-    fn as_str(self) -> &'static str {
-        match self {
-            PointKind::Passage => "passage",
-            PointKind::Question => "question",
-        }
-    }
-}
+pub const ENCODER_VERSION: &str = "ventana-sparse-v3";
 
 /// Where a point leads: an article and the passage to show.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PointRef {
     pub article: usize,
     pub passage: usize,
-    pub kind: PointKind,
 }
 
 /// A point as the catalog wants it stored.
@@ -78,6 +62,8 @@ pub struct Catalog {
     pub points: HashMap<u64, PointRef>,
     /// Number of articles containing each stem.
     pub df: HashMap<u32, u32>,
+    /// Number of articles containing each trigram.
+    pub gram_df: HashMap<u32, u32>,
 }
 
 impl Catalog {
@@ -95,14 +81,15 @@ impl Catalog {
             for stem in &profile.stems {
                 *catalog.df.entry(*stem).or_insert(0) += 1;
             }
+            for gram in &profile.grams {
+                *catalog.gram_df.entry(*gram).or_insert(0) += 1;
+            }
             plan_points(
                 index,
                 &article,
                 dense_model,
                 &mut catalog.points,
                 &mut planned,
-                encoder,
-                &mut words_cache,
             );
             catalog.by_id.insert(article.id.clone(), index);
             catalog.profiles.push(profile);
@@ -231,106 +218,47 @@ fn plan_points(
     dense_model: Option<&str>,
     points: &mut HashMap<u64, PointRef>,
     planned: &mut Vec<PlannedPoint>,
-    encoder: &SparseEncoder,
-    cache: &mut HashMap<String, QueryWord>,
 ) {
-    let passage_stems: Vec<HashSet<u32>> = (0..article.passages.len())
-        .map(|p| {
-            let mut stems = HashSet::new();
-            terms_of(&passage_text(article, p), encoder, cache, &mut stems, None);
-            stems
-        })
-        .collect();
-    for p in 0..article.passages.len() {
-        let text = passage_text(article, p);
-        push_point(
-            index,
-            article,
-            PointKind::Passage,
-            p,
-            p,
+    for passage in 0..article.passages.len() {
+        let text = passage_text(article, passage);
+        let id = point_id(&article.id, passage);
+        let hash = content_hash(&[
+            ENCODER_VERSION,
+            dense_model.unwrap_or(""),
+            &article.id,
+            &text,
+        ]);
+        let payload = json!({
+            "article_id": article.id,
+            "kind": "passage",
+            "passage": passage,
+            "title": article.title,
+            "heading": article.passages[passage].heading,
+            "lang": article.lang,
+            "hash": hash,
+        });
+        let serde_json::Value::Object(payload) = payload else {
+            unreachable!("json! object")
+        };
+        points.insert(
+            id,
+            PointRef {
+                article: index,
+                passage,
+            },
+        );
+        planned.push(PlannedPoint {
+            id,
             text,
-            dense_model,
-            points,
-            planned,
-        );
-    }
-    for (q, question) in article.questions.iter().enumerate() {
-        let mut stems = HashSet::new();
-        terms_of(question, encoder, cache, &mut stems, None);
-        // The question leads to the passage that shares most of its terms.
-        let passage = passage_stems
-            .iter()
-            .enumerate()
-            .max_by_key(|(i, s)| (s.intersection(&stems).count(), std::cmp::Reverse(*i)))
-            .map_or(0, |(i, _)| i);
-        push_point(
-            index,
-            article,
-            PointKind::Question,
-            q,
-            passage,
-            question.clone(),
-            dense_model,
-            points,
-            planned,
-        );
+            hash,
+            payload,
+        });
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn push_point(
-    index: usize,
-    article: &Article,
-    kind: PointKind,
-    ordinal: usize,
-    passage: usize,
-    text: String,
-    dense_model: Option<&str>,
-    points: &mut HashMap<u64, PointRef>,
-    planned: &mut Vec<PlannedPoint>,
-) {
-    let id = point_id(&article.id, kind, ordinal);
-    let hash = content_hash(&[
-        ENCODER_VERSION,
-        dense_model.unwrap_or(""),
-        &article.id,
-        kind.as_str(),
-        &passage.to_string(),
-        &text,
-    ]);
-    let heading = article.passages[passage].heading.clone();
-    let payload = json!({
-        "article_id": article.id,
-        "kind": kind.as_str(),
-        "passage": passage,
-        "title": article.title,
-        "heading": heading,
-        "lang": article.lang,
-        "hash": hash,
-    });
-    let serde_json::Value::Object(payload) = payload else {
-        unreachable!("json! object")
-    };
-    points.insert(
-        id,
-        PointRef {
-            article: index,
-            passage,
-            kind,
-        },
-    );
-    planned.push(PlannedPoint {
-        id,
-        text,
-        hash,
-        payload,
-    });
-}
-
-/// A stable 64-bit id for the `ordinal`-th point of a kind in an article.
-pub fn point_id(article_id: &str, kind: PointKind, ordinal: usize) -> u64 {
-    let digest = Sha256::digest(format!("{article_id}\0{}\0{ordinal}", kind.as_str()).as_bytes());
+/// A stable 64-bit id for an article's `passage`-th passage.
+pub fn point_id(article_id: &str, passage: usize) -> u64 {
+    let digest = Sha256::digest(format!("{article_id}\0passage\0{passage}").as_bytes());
     // Qdrant accepts any u64; keep ids below 2^63 for clients that use i64.
     u64::from_be_bytes(digest[..8].try_into().expect("8 bytes")) >> 1
 }

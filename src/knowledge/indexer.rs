@@ -17,8 +17,11 @@ use super::dense::DenseEmbedder;
 use super::index::{IndexPoint, VectorIndex};
 use super::sparse::SparseEncoder;
 
-/// Points per upsert call.
-const UPSERT_BATCH: usize = 512;
+/// Points per upsert call. In a bulk load each batch is sealed into its own
+/// indexed segment: large enough to keep the number of segments (and query
+/// fan-out) low, small enough that inserting into the in-RAM sparse index
+/// (linear in its posting lists' length) stays cheap.
+const UPSERT_BATCH: usize = 2048;
 
 /// What a sync did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -56,12 +59,14 @@ pub async fn sync(
         unchanged: total - changed.len(),
     };
     index.delete(stale).await?;
+    let bulk = changed.len() > UPSERT_BATCH;
     for batch in changed.chunks(UPSERT_BATCH) {
         let points = embed_batch(encoder, dense, batch).await?;
         index.upsert(points).await?;
-    }
-    if stats.embedded + stats.deleted > UPSERT_BATCH {
-        index.optimize().await?;
+        if bulk {
+            // Seal the batch into an indexed segment before the next one.
+            index.optimize().await?;
+        }
     }
     Ok(stats)
 }
@@ -86,7 +91,7 @@ async fn embed_batch(
             .into_iter()
             .map(|p| IndexPoint {
                 id: p.id,
-                sparse: encoder.encode_document(&p.text),
+                sparse: { encoder.encode_document(&p.text) },
                 dense: None,
                 payload: p.payload,
             })

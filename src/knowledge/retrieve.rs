@@ -16,12 +16,15 @@ use super::chat::expand_abbreviations;
 use super::confidence::{Features, article_coverage, question_features, word_weights};
 use super::index::Scored;
 use super::lexicon::Lexicon;
-use super::sparse::{NamedSparse, QueryWord, SparseEncoder};
+use super::sparse::{CHAR_VECTOR, NamedSparse, QueryWord, SparseEncoder};
 use super::text::normalize;
 
 /// Query weight of a glossary translation relative to the customer's own
 /// word: a hint, not a second copy of the word.
 const TRANSLATION_WEIGHT: f32 = 0.7;
+
+/// Trigrams in at most this many articles are never stop-grams.
+const STOP_GRAM_MIN_DF: usize = 100;
 
 /// Candidates taken from each signal before fusion.
 pub const PREFETCH_LIMIT: usize = 50;
@@ -69,9 +72,38 @@ pub fn prepare(encoder: &SparseEncoder, message: &str) -> PreparedQuery {
     }
 }
 
-/// The sparse query vectors of a prepared message.
-pub fn query_vectors(encoder: &SparseEncoder, query: &PreparedQuery) -> NamedSparse {
-    encoder.encode_query(&query.terms, &query.words)
+/// The sparse query vectors of a prepared message. Trigrams found in more
+/// than a tenth of a large knowledge base ("stop-grams" such as `cio`) are
+/// left out: they barely move IDF-weighted scores but have the longest
+/// posting lists, so they would dominate the query's cost.
+pub fn query_vectors(
+    encoder: &SparseEncoder,
+    catalog: &Catalog,
+    query: &PreparedQuery,
+) -> NamedSparse {
+    let limit = (catalog.articles.len() / 10).max(STOP_GRAM_MIN_DF) as u32;
+    let mut vectors = encoder.encode_query(&query.terms, &query.words);
+    for (name, vector) in vectors.iter_mut() {
+        if *name != CHAR_VECTOR {
+            continue;
+        }
+        let keep: Vec<bool> = vector
+            .indices
+            .iter()
+            .map(|g| catalog.gram_df.get(g).copied().unwrap_or(0) <= limit)
+            .collect();
+        let mut i = 0;
+        vector.indices.retain(|_| {
+            i += 1;
+            keep[i - 1]
+        });
+        let mut j = 0;
+        vector.values.retain(|_| {
+            j += 1;
+            keep[j - 1]
+        });
+    }
+    vectors
 }
 
 /// One ranked article.

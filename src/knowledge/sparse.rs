@@ -127,7 +127,7 @@ impl SparseEncoder {
         stop
     }
 
-    /// The document vectors of a text (a passage or a question).
+    /// The document vectors of a passage's text.
     pub fn encode_document(&self, text: &str) -> NamedSparse {
         let normalized = normalize(text);
         let mut out: NamedSparse = self

@@ -82,12 +82,12 @@ async fn finds_the_right_article_for_chat_style_messages() {
 async fn only_changed_passages_are_re_embedded() {
     let knowledge = tempfile::tempdir().unwrap();
     let data = tempfile::tempdir().unwrap();
-    write(
-        knowledge.path(),
-        "envios.md",
-        "Envíos",
-        "Enviamos a todo el país en 3 días.",
-    );
+    // A long article: intro plus two sections, three passages.
+    let long_body = |fee: &str| {
+        let filler = vec!["texto"; 130].join(" ");
+        format!("{filler}\n\n## Costos\n\nEl envío cuesta {fee}.\n\n## Plazos\n\nLlega en 3 días.")
+    };
+    write(knowledge.path(), "envios.md", "Envíos", &long_body("$129"));
     write(
         knowledge.path(),
         "pagos.md",
@@ -97,7 +97,7 @@ async fn only_changed_passages_are_re_embedded() {
     let config = config(knowledge.path(), data.path(), &[]);
 
     let kb = KnowledgeBase::open(&config).await.unwrap();
-    // Two articles, one passage and one question each.
+    assert_eq!(kb.article("envios").unwrap().passages.len(), 3);
     assert_eq!(kb.reload().await.unwrap().unchanged, 4);
     drop(kb);
 
@@ -106,23 +106,18 @@ async fn only_changed_passages_are_re_embedded() {
     let stats = kb.reload().await.unwrap();
     assert_eq!((stats.embedded, stats.deleted, stats.unchanged), (0, 0, 4));
 
-    // Editing one body re-embeds that passage only; removing an article
+    // Editing one section re-embeds that passage only; removing an article
     // deletes its points.
-    write(
-        knowledge.path(),
-        "envios.md",
-        "Envíos",
-        "Enviamos a todo el país en 5 días.",
-    );
+    write(knowledge.path(), "envios.md", "Envíos", &long_body("$149"));
     let stats = kb.reload().await.unwrap();
     assert_eq!((stats.embedded, stats.deleted, stats.unchanged), (1, 0, 3));
     std::fs::remove_file(knowledge.path().join("pagos.md")).unwrap();
     let stats = kb.reload().await.unwrap();
-    assert_eq!((stats.embedded, stats.deleted, stats.unchanged), (0, 2, 2));
+    assert_eq!((stats.embedded, stats.deleted, stats.unchanged), (0, 1, 3));
     assert!(kb.article("pagos").is_none());
 
     // A full rebuild embeds everything again.
-    assert_eq!(kb.rebuild().await.unwrap().embedded, 2);
+    assert_eq!(kb.rebuild().await.unwrap().embedded, 3);
 }
 
 async fn eventually(mut check: impl FnMut() -> bool) -> bool {
@@ -260,13 +255,13 @@ async fn dense_vectors_are_fused_when_configured() {
         ],
     );
     let kb = KnowledgeBase::open(&config).await.unwrap();
-    // One probe plus the four points.
-    assert_eq!(counter.load(Ordering::SeqCst), 5);
+    // One probe plus the two passages.
+    assert_eq!(counter.load(Ordering::SeqCst), 3);
     let hits = kb.search("aceptan tarjetas?", 2).await.unwrap();
     assert_eq!(hits[0].article_id, "pagos");
-    assert_eq!(counter.load(Ordering::SeqCst), 6, "the query was embedded");
+    assert_eq!(counter.load(Ordering::SeqCst), 4, "the query was embedded");
     // Reopening embeds nothing new (only the probe).
     drop(kb);
     let _kb = KnowledgeBase::open(&config).await.unwrap();
-    assert_eq!(counter.load(Ordering::SeqCst), 7);
+    assert_eq!(counter.load(Ordering::SeqCst), 5);
 }

@@ -24,6 +24,10 @@ use super::{
 };
 use crate::knowledge::sparse::{CHAR_VECTOR, WORD_VECTORS};
 
+/// Segments kept before Qdrant merges them: about one per indexer batch at
+/// 10,000 articles.
+const MAX_SEGMENTS: usize = 32;
+
 /// Points read per scroll page when listing stored hashes.
 const SCROLL_PAGE: usize = 1_000;
 
@@ -103,9 +107,19 @@ fn recreate(path: &Path, config: EdgeConfig) -> anyhow::Result<EdgeShard> {
 fn edge_config(schema: IndexSchema) -> EdgeConfig {
     let sparse = EdgeSparseVectorParams {
         modifier: Some(Modifier::Idf),
+        on_disk: Some(true),
         ..Default::default()
     };
     let mut config = EdgeConfig::default();
+    // Every optimize turns the freshly written (appendable) segment into an
+    // indexed one instead of merging: Qdrant Edge's in-RAM sparse index
+    // costs O(posting list length) per insert, so bulk loads stay linear
+    // only while the appendable segment is kept small (see `indexer`).
+    config.optimizers.indexing_threshold = Some(1);
+    config.optimizers.default_segment_number = Some(MAX_SEGMENTS);
+    // Payload and sparse indexes are memory-mapped: the hot parts stay in
+    // the page cache, the process keeps its resident memory small.
+    config.on_disk_payload = true;
     for (name, _) in WORD_VECTORS {
         config
             .sparse_vectors
@@ -121,17 +135,10 @@ fn edge_config(schema: IndexSchema) -> EdgeConfig {
     config
 }
 
+/// Whether an existing shard was created with the configuration we want
+/// (vectors, storage and optimizer settings); otherwise it is rebuilt.
 fn same_layout(have: &EdgeConfig, want: &EdgeConfig) -> bool {
-    let mut have_sparse: Vec<_> = have.sparse_vectors.keys().collect();
-    let mut want_sparse: Vec<_> = want.sparse_vectors.keys().collect();
-    have_sparse.sort();
-    want_sparse.sort();
-    let dims = |c: &EdgeConfig| {
-        let mut v: Vec<_> = c.vectors.iter().map(|(k, p)| (k.clone(), p.size)).collect();
-        v.sort();
-        v
-    };
-    have_sparse == want_sparse && dims(have) == dims(want)
+    have == want
 }
 
 fn to_edge_point(point: IndexPoint) -> anyhow::Result<qdrant_edge::PointStructPersisted> {
@@ -165,7 +172,7 @@ fn nearest(vector: VectorInternal, using: &str, limit: usize) -> Prefetch {
     }
 }
 
-/// The fused request shared by the edge and (translated) server paths.
+/// One prefetch per non-empty vector, fused with RRF.
 fn fused_request(query: IndexQuery) -> Option<QueryRequest> {
     let mut prefetches = Vec::new();
     for (name, sparse) in query.sparse {
@@ -331,7 +338,6 @@ impl VectorIndex for EdgeIndex {
     }
 }
 
-/// Kept for tests: rank-fusion order must not depend on the storage path.
 #[cfg(test)]
 mod tests {
     use super::*;
