@@ -174,6 +174,11 @@ impl Application {
         if state.config.pipeline.enabled {
             tasks.spawn(pipeline.run(workers.clone()));
         }
+        // Editors' changes to the knowledge directory are picked up live.
+        let watcher = state.knowledge.watch(workers.clone())?;
+        tasks.spawn(async move {
+            let _ = watcher.await;
+        });
         tracing::info!(address = %listener.local_addr()?, "ventana is listening");
         let app = crate::http::router(state.clone());
         axum::serve(listener, app)

@@ -128,3 +128,27 @@ on_both_databases! {
         assert_eq!(gone.status(), 404);
     }
 }
+
+on_both_databases! {
+    async fn a_file_dropped_into_the_knowledge_directory_is_answered_without_a_restart(db: Db) {
+        let (app, kb) = spawn(db).await;
+        // Served means running: the watcher starts before the server.
+        assert_eq!(app.get("/healthz").await.status(), 200);
+        std::fs::write(
+            kb.path().join("mascotas.md"),
+            "---\ntitle: Mascotas en tienda\nquestions:\n  - puedo entrar con mi perro a la tienda?\n---\nLas mascotas con correa son bienvenidas en nuestras tiendas.\n",
+        )
+        .unwrap();
+        app.eventually("the new article is searchable", std::time::Duration::from_secs(15), || async {
+            let found: serde_json::Value = request(&app, reqwest::Method::GET, "/api/kb/search?q=puedo%20llevar%20a%20mi%20perro", Some(EDITOR))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            found["hits"][0]["article_id"] == "mascotas"
+        })
+        .await;
+    }
+}
