@@ -18,7 +18,10 @@ use ventana::channels::signature::sign;
 const SECRET: &str = "bench-secret";
 
 fn env_u64(name: &str, default: u64) -> u64 {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 fn main() -> anyhow::Result<()> {
@@ -28,10 +31,15 @@ fn main() -> anyhow::Result<()> {
     let seconds = env_u64("BENCH_SECONDS", 10);
     let rate = env_u64("BENCH_RATE", 1000);
     let concurrency = env_u64("BENCH_CONCURRENCY", 32) as usize;
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
 
     println!("machine: {} cores, {}", num_cpus(), cpu_model());
-    println!("duration {seconds}s per phase, fixed rate {rate}/s, {concurrency} connections at full speed\n");
+    println!(
+        "duration {seconds}s per phase, fixed rate {rate}/s, {concurrency} connections at full speed\n"
+    );
 
     let ceiling = Server::ceiling()?;
     let ceiling_report = runtime.block_on(measure(&ceiling, seconds, rate, concurrency))?;
@@ -92,7 +100,10 @@ impl Server {
             .env("CEILING_PORT", port.to_string())
             .stdout(Stdio::null())
             .spawn()?;
-        let server = Server { child, url: format!("http://127.0.0.1:{port}/webhooks/whatsapp") };
+        let server = Server {
+            child,
+            url: format!("http://127.0.0.1:{port}/webhooks/whatsapp"),
+        };
         server.wait_ready(&format!("http://127.0.0.1:{port}/healthz"))?;
         Ok(server)
     }
@@ -103,7 +114,10 @@ impl Server {
             .arg("serve")
             .env("VENTANA_LISTEN", format!("127.0.0.1:{port}"))
             .env("VENTANA_DATA_DIR", dir.join("data"))
-            .env("VENTANA_KNOWLEDGE_DIR", concat!(env!("CARGO_MANIFEST_DIR"), "/knowledge"))
+            .env(
+                "VENTANA_KNOWLEDGE_DIR",
+                concat!(env!("CARGO_MANIFEST_DIR"), "/knowledge"),
+            )
             .env("VENTANA_META__APP_SECRET", SECRET)
             .env("VENTANA_META__GRAPH_API_BASE", "http://127.0.0.1:9")
             // Intake alone: the pipeline would compete for the same 2 cores.
@@ -112,7 +126,10 @@ impl Server {
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()?;
-        let server = Server { child, url: format!("http://127.0.0.1:{port}/webhooks/whatsapp") };
+        let server = Server {
+            child,
+            url: format!("http://127.0.0.1:{port}/webhooks/whatsapp"),
+        };
         server.wait_ready(&format!("http://127.0.0.1:{port}/healthz"))?;
         Ok(server)
     }
@@ -121,7 +138,11 @@ impl Server {
         let deadline = Instant::now() + Duration::from_secs(60);
         let client = reqwest::blocking::Client::new();
         while Instant::now() < deadline {
-            if client.get(health).send().is_ok_and(|r| r.status().is_success()) {
+            if client
+                .get(health)
+                .send()
+                .is_ok_and(|r| r.status().is_success())
+            {
                 return Ok(());
             }
             std::thread::sleep(Duration::from_millis(100));
@@ -147,7 +168,9 @@ impl Drop for Server {
 }
 
 fn free_port() -> anyhow::Result<u16> {
-    Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port())
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
 }
 
 static NEXT_ID: AtomicU64 = AtomicU64::new(0);
@@ -190,8 +213,15 @@ async fn post(client: &reqwest::Client, url: &str) -> Result<Duration, ()> {
     Ok(started.elapsed())
 }
 
-async fn measure(server: &Server, seconds: u64, rate: u64, concurrency: usize) -> anyhow::Result<Report> {
-    let client = reqwest::Client::builder().pool_max_idle_per_host(concurrency * 2).build()?;
+async fn measure(
+    server: &Server,
+    seconds: u64,
+    rate: u64,
+    concurrency: usize,
+) -> anyhow::Result<Report> {
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(concurrency * 2)
+        .build()?;
     let errors = Arc::new(AtomicU64::new(0));
     let acked = Arc::new(AtomicU64::new(0));
 
@@ -281,33 +311,48 @@ fn percentile(values: &mut [Duration], p: f64) -> f64 {
 }
 
 fn count_messages(dir: &std::path::Path) -> anyhow::Result<u64> {
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(async {
         let url = format!("sqlite://{}", dir.join("data/ventana.db").display());
         let store = ventana::store::Store::connect(&url).await?;
-        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM messages").fetch_one(store.pool()).await?;
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM messages")
+            .fetch_one(store.pool())
+            .await?;
         Ok(n as u64)
     })
 }
 
 fn num_cpus() -> usize {
-    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
 }
 
 fn cpu_model() -> String {
     std::fs::read_to_string("/proc/cpuinfo")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned()))
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned())
+        })
         .unwrap_or_else(|| "unknown CPU".into())
 }
 
 /// The ceiling: a bare axum endpoint that reads the body and answers 200.
 fn serve_ceiling() -> anyhow::Result<()> {
     let port: u16 = std::env::var("CEILING_PORT")?.parse()?;
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     runtime.block_on(async move {
         let app = axum::Router::new()
-            .route("/webhooks/whatsapp", axum::routing::post(|_body: axum::body::Bytes| async { "EVENT_RECEIVED" }))
+            .route(
+                "/webhooks/whatsapp",
+                axum::routing::post(|_body: axum::body::Bytes| async { "EVENT_RECEIVED" }),
+            )
             .route("/healthz", axum::routing::get(|| async { "ok" }));
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
         axum::serve(listener, app).await?;

@@ -29,16 +29,23 @@ const SECRET: &str = "bench-secret";
 const LLM_DELAY: Duration = Duration::from_millis(300);
 
 fn env_u64(name: &str, default: u64) -> u64 {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 fn main() -> anyhow::Result<()> {
     let rate = env_u64("BENCH_RATE", 200);
     let seconds = env_u64("BENCH_SECONDS", 10);
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     println!(
         "machine: {} cores; {rate} new conversations/s for {seconds}s per phase; quiet period 0\n",
-        std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
     );
     runtime.block_on(async {
         let plain = run_phase(rate, seconds, None).await?;
@@ -47,7 +54,10 @@ fn main() -> anyhow::Result<()> {
         println!("  replies: {}/{}\n", plain.latencies_ms.len(), plain.sent);
 
         let llm = FakeOpenAi::start().await;
-        llm.set_default(Script::slow(LLM_DELAY, Script::Compute(Arc::new(fake_llm_answer))));
+        llm.set_default(Script::slow(
+            LLM_DELAY,
+            Script::Compute(Arc::new(fake_llm_answer)),
+        ));
         let with_llm = run_phase(rate, seconds, Some(llm.base_url())).await?;
         // LLM calls per turn, per question (a greeting needs one call, a
         // question two: triage and the answer), from what the fake received.
@@ -60,7 +70,11 @@ fn main() -> anyhow::Result<()> {
         println!(
             "fake LLM answering in {} ms per call ({} calls per turn by question)",
             LLM_DELAY.as_millis(),
-            calls.iter().map(|c| format!("{c:.1}")).collect::<Vec<_>>().join("/")
+            calls
+                .iter()
+                .map(|c| format!("{c:.1}"))
+                .collect::<Vec<_>>()
+                .join("/")
         );
         print_latencies("ack → Graph send", &with_llm.latencies_ms);
         let added: Vec<f64> = with_llm
@@ -70,7 +84,11 @@ fn main() -> anyhow::Result<()> {
             .map(|(l, q)| l - calls[*q].round() * LLM_DELAY.as_secs_f64() * 1000.0)
             .collect();
         print_latencies("added over the LLM's own time", &added);
-        println!("  replies: {}/{}", with_llm.latencies_ms.len(), with_llm.sent);
+        println!(
+            "  replies: {}/{}",
+            with_llm.latencies_ms.len(),
+            with_llm.sent
+        );
         anyhow::Ok(())
     })?;
     Ok(())
@@ -81,7 +99,8 @@ fn fake_llm_answer(body: &Value) -> String {
     if body.get("response_format").is_some() || body.to_string().contains("\\\"class\\\"") {
         json!({"class": "faq", "confidence": 0.9, "language": "es", "reason": "question covered by the knowledge base"}).to_string()
     } else {
-        "Con gusto te ayudo, esto es lo que indica nuestro centro de ayuda sobre tu pregunta.".to_owned()
+        "Con gusto te ayudo, esto es lo que indica nuestro centro de ayuda sobre tu pregunta."
+            .to_owned()
     }
 }
 
@@ -106,9 +125,18 @@ async fn run_phase(rate: u64, seconds: u64, llm: Option<String>) -> anyhow::Resu
     let graph = FakeGraph::start().await;
     let mut env = vec![
         ("VENTANA_LISTEN".to_string(), "127.0.0.1:0".to_string()),
-        ("VENTANA_DATA_DIR".into(), dir.path().join("data").display().to_string()),
-        ("VENTANA_KNOWLEDGE_DIR".into(), concat!(env!("CARGO_MANIFEST_DIR"), "/knowledge").into()),
-        ("VENTANA_PROMPTS_DIR".into(), concat!(env!("CARGO_MANIFEST_DIR"), "/prompts").into()),
+        (
+            "VENTANA_DATA_DIR".into(),
+            dir.path().join("data").display().to_string(),
+        ),
+        (
+            "VENTANA_KNOWLEDGE_DIR".into(),
+            concat!(env!("CARGO_MANIFEST_DIR"), "/knowledge").into(),
+        ),
+        (
+            "VENTANA_PROMPTS_DIR".into(),
+            concat!(env!("CARGO_MANIFEST_DIR"), "/prompts").into(),
+        ),
         ("VENTANA_META__APP_SECRET".into(), SECRET.into()),
         ("VENTANA_META__ACCESS_TOKEN".into(), "bench-token".into()),
         ("VENTANA_META__GRAPH_API_BASE".into(), graph.base_url()),
@@ -152,7 +180,10 @@ async fn run_phase(rate: u64, seconds: u64, llm: Option<String>) -> anyhow::Resu
         acks.push(tokio::spawn(async move {
             let response = client
                 .post(&url)
-                .header("x-hub-signature-256", sign(SECRET.as_bytes(), body.as_bytes()))
+                .header(
+                    "x-hub-signature-256",
+                    sign(SECRET.as_bytes(), body.as_bytes()),
+                )
                 .body(body)
                 .send()
                 .await
@@ -169,7 +200,11 @@ async fn run_phase(rate: u64, seconds: u64, llm: Option<String>) -> anyhow::Resu
     // Wait for the replies to drain.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     loop {
-        let replies = graph.requests().iter().filter(|r| r.body["type"] == "text").count();
+        let replies = graph
+            .requests()
+            .iter()
+            .filter(|r| r.body["type"] == "text")
+            .count();
         if replies >= acked.len() || tokio::time::Instant::now() > deadline {
             break;
         }
@@ -178,9 +213,16 @@ async fn run_phase(rate: u64, seconds: u64, llm: Option<String>) -> anyhow::Resu
     let mut latencies_ms = Vec::new();
     let mut question_of = Vec::new();
     for request in graph.requests().iter().filter(|r| r.body["type"] == "text") {
-        let Some(to) = request.body["to"].as_str() else { continue };
+        let Some(to) = request.body["to"].as_str() else {
+            continue;
+        };
         if let Some(acked_at) = acked.get(to) {
-            latencies_ms.push((request.at - *acked_at).num_microseconds().unwrap_or_default() as f64 / 1000.0);
+            latencies_ms.push(
+                (request.at - *acked_at)
+                    .num_microseconds()
+                    .unwrap_or_default() as f64
+                    / 1000.0,
+            );
             // Customers are numbered in send order; question = number mod 6.
             let n: usize = to[5..].parse().unwrap_or_default();
             question_of.push(n % QUESTIONS.len());
@@ -198,6 +240,15 @@ async fn run_phase(rate: u64, seconds: u64, llm: Option<String>) -> anyhow::Resu
 fn print_latencies(label: &str, values: &[f64]) {
     let mut v = values.to_vec();
     v.sort_by(f64::total_cmp);
-    let p = |q: f64| v.get(((v.len().max(1) - 1) as f64 * q).round() as usize).copied().unwrap_or(f64::NAN);
-    println!("  {label}: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms", p(0.5), p(0.99), p(1.0));
+    let p = |q: f64| {
+        v.get(((v.len().max(1) - 1) as f64 * q).round() as usize)
+            .copied()
+            .unwrap_or(f64::NAN)
+    };
+    println!(
+        "  {label}: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        p(0.5),
+        p(0.99),
+        p(1.0)
+    );
 }

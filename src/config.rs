@@ -311,7 +311,9 @@ impl Config {
         }
         let env: config::Map<String, String> = env
             .into_iter()
-            .filter(|(k, _)| k.starts_with("VENTANA_") && !NOT_CONFIG_KEYS.iter().any(|p| k.starts_with(p)))
+            .filter(|(k, _)| {
+                k.starts_with("VENTANA_") && !NOT_CONFIG_KEYS.iter().any(|p| k.starts_with(p))
+            })
             .collect();
         builder = builder.add_source(
             config::Environment::with_prefix("VENTANA")
@@ -339,23 +341,31 @@ impl Config {
 
     fn validate(&self) -> Result<(), ConfigError> {
         let url = self.database_url();
-        if !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        if !(url.starts_with("sqlite:")
+            || url.starts_with("postgres://")
+            || url.starts_with("postgresql://"))
+        {
             return Err(ConfigError(
-                "database_url (VENTANA_DATABASE_URL): must start with sqlite: or postgres://".into(),
+                "database_url (VENTANA_DATABASE_URL): must start with sqlite: or postgres://"
+                    .into(),
             ));
         }
-        if !self.meta.graph_api_base.starts_with("http://") && !self.meta.graph_api_base.starts_with("https://") {
+        if !self.meta.graph_api_base.starts_with("http://")
+            && !self.meta.graph_api_base.starts_with("https://")
+        {
             return Err(ConfigError(
                 "meta.graph_api_base (VENTANA_META__GRAPH_API_BASE): must be an http(s) URL".into(),
             ));
         }
         if !self.meta.graph_api_version.starts_with('v') {
             return Err(ConfigError(
-                "meta.graph_api_version (VENTANA_META__GRAPH_API_VERSION): must look like v23.0".into(),
+                "meta.graph_api_version (VENTANA_META__GRAPH_API_VERSION): must look like v23.0"
+                    .into(),
             ));
         }
         for (i, token) in self.auth.tokens.iter().enumerate() {
-            let ok = token.sha256.len() == 64 && token.sha256.chars().all(|c| c.is_ascii_hexdigit());
+            let ok =
+                token.sha256.len() == 64 && token.sha256.chars().all(|c| c.is_ascii_hexdigit());
             if !ok {
                 return Err(ConfigError(format!(
                     "auth.tokens[{i}].sha256: must be 64 hex characters (use `ventana token hash`)"
@@ -363,7 +373,9 @@ impl Config {
             }
         }
         if self.llm.base_url.is_some() && self.llm.model.is_none() {
-            return Err(ConfigError("llm.model (VENTANA_LLM__MODEL): required when llm.base_url is set".into()));
+            return Err(ConfigError(
+                "llm.model (VENTANA_LLM__MODEL): required when llm.base_url is set".into(),
+            ));
         }
         for secret in [&self.meta.app_secret, &self.meta.verify_token] {
             if let Some(s) = secret
@@ -407,7 +419,10 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -447,7 +462,8 @@ mod tests {
             "listen = \"127.0.0.1:7000\"\n[meta]\nverify_token = \"file\"\n[[meta.whatsapp_numbers]]\nphone_number_id = \"111\"\naccess_token = \"t1\"\n",
         )
         .unwrap();
-        let config = Config::load_from(Some(&path), env(&[("VENTANA_META__VERIFY_TOKEN", "env")])).unwrap();
+        let config =
+            Config::load_from(Some(&path), env(&[("VENTANA_META__VERIFY_TOKEN", "env")])).unwrap();
         assert_eq!(config.listen.port(), 7000);
         assert_eq!(config.meta.verify_token.unwrap().expose_secret(), "env");
         assert_eq!(config.meta.whatsapp_numbers[0].phone_number_id, "111");
@@ -455,22 +471,31 @@ mod tests {
 
     #[test]
     fn invalid_value_names_the_key_and_hides_secrets() {
-        let err = Config::load_from(None, env(&[("VENTANA_LISTEN", "not-an-address")])).unwrap_err();
+        let err =
+            Config::load_from(None, env(&[("VENTANA_LISTEN", "not-an-address")])).unwrap_err();
         assert!(err.to_string().contains("listen"), "{err}");
-        let err = Config::load_from(None, env(&[("VENTANA_DATABASE_URL", "mysql://secret@x")])).unwrap_err();
+        let err = Config::load_from(None, env(&[("VENTANA_DATABASE_URL", "mysql://secret@x")]))
+            .unwrap_err();
         assert!(err.to_string().contains("database_url"), "{err}");
         assert!(!err.to_string().contains("secret@"), "{err}");
     }
 
     #[test]
     fn the_config_file_variable_is_not_a_key() {
-        let config = Config::load_from(None, env(&[("VENTANA_CONFIG", "/nonexistent.toml"), ("VENTANA_TEST_X", "1")]));
+        let config = Config::load_from(
+            None,
+            env(&[
+                ("VENTANA_CONFIG", "/nonexistent.toml"),
+                ("VENTANA_TEST_X", "1"),
+            ]),
+        );
         assert!(config.is_ok(), "{:?}", config.err());
     }
 
     #[test]
     fn secrets_do_not_print() {
-        let config = Config::load_from(None, env(&[("VENTANA_META__APP_SECRET", "hunter2")])).unwrap();
+        let config =
+            Config::load_from(None, env(&[("VENTANA_META__APP_SECRET", "hunter2")])).unwrap();
         assert!(!format!("{config:?}").contains("hunter2"));
     }
 }
@@ -482,7 +507,8 @@ mod example_tests {
     #[test]
     fn the_example_configuration_loads() {
         let path = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/ventana.example.toml"));
-        let config = Config::load_from(Some(path), Vec::new()).expect("ventana.example.toml is valid");
+        let config =
+            Config::load_from(Some(path), Vec::new()).expect("ventana.example.toml is valid");
         assert_eq!(config.sender.pair_interval_ms, 6000);
     }
 }

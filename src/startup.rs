@@ -13,9 +13,9 @@ use tokio::net::TcpListener;
 use tokio::sync::{Notify, broadcast};
 use tokio_util::sync::CancellationToken;
 
+use crate::answer::Bot;
 use crate::channels::graph::GraphClient;
 use crate::channels::sender::{Sender, SenderHealth};
-use crate::answer::Bot;
 use crate::config::Config;
 use crate::conversation::Clock;
 use crate::http::AppState;
@@ -103,7 +103,8 @@ impl Application {
             policies.clone(),
             graph.clone(),
         );
-        let scheduler = Scheduler::from_config(&config, store.clone(), clock.clone(), signals.clone())?;
+        let scheduler =
+            Scheduler::from_config(&config, store.clone(), clock.clone(), signals.clone())?;
         let notifier = Notifier::new(store.clone(), config.notifications.clone(), clock.clone())?;
         let listener = TcpListener::bind(config.listen)
             .await
@@ -129,7 +130,9 @@ impl Application {
     }
 
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener.local_addr().expect("a bound listener has an address")
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
     }
 
     pub fn state(&self) -> &AppState {
@@ -213,8 +216,9 @@ pub fn shutdown_on_signals() -> CancellationToken {
         let ctrl_c = tokio::signal::ctrl_c();
         #[cfg(unix)]
         {
-            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-                .expect("installing the SIGTERM handler");
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+                    .expect("installing the SIGTERM handler");
             tokio::select! {
                 _ = ctrl_c => {}
                 _ = term.recv() => {}

@@ -34,9 +34,15 @@ const BATCH_BUCKETS: &[f64] = &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256
 pub fn metrics_handle() -> &'static PrometheusHandle {
     RECORDER.get_or_init(|| {
         PrometheusBuilder::new()
-            .set_buckets_for_metric(Matcher::Full("ventana_first_response_seconds".into()), FIRST_RESPONSE_BUCKETS)
+            .set_buckets_for_metric(
+                Matcher::Full("ventana_first_response_seconds".into()),
+                FIRST_RESPONSE_BUCKETS,
+            )
             .expect("static buckets are valid")
-            .set_buckets_for_metric(Matcher::Full("ventana_intake_batch_deliveries".into()), BATCH_BUCKETS)
+            .set_buckets_for_metric(
+                Matcher::Full("ventana_intake_batch_deliveries".into()),
+                BATCH_BUCKETS,
+            )
             .expect("static buckets are valid")
             .set_buckets(ACK_BUCKETS)
             .expect("static buckets are valid")
@@ -51,8 +57,11 @@ pub fn render_metrics() -> String {
 
 /// Sets up logging; `RUST_LOG` overrides the default `info` level.
 pub fn init_tracing(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false);
     let _ = match format {
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
         LogFormat::Pretty => builder.compact().try_init(),

@@ -84,7 +84,7 @@ async fn bot_on_dev_set() {
                     history: &[],
                     channel: case.channel,
                     expected_answer_time: None,
-        expected_answer: None,
+                    expected_answer: None,
                 },
             )
             .await;

@@ -44,8 +44,15 @@ impl<'a> Composer<'a> {
     fn follow_up(&self, urgent: bool, queue: Option<&str>) -> String {
         self.fixed_follow_up
             .clone()
-            .or_else(|| self.outlook.and_then(|o| o.phrase(urgent, queue, self.lang)))
-            .unwrap_or_else(|| self.prompts.get(TemplateId::FollowUpDefault, self.lang).render(&[]))
+            .or_else(|| {
+                self.outlook
+                    .and_then(|o| o.phrase(urgent, queue, self.lang))
+            })
+            .unwrap_or_else(|| {
+                self.prompts
+                    .get(TemplateId::FollowUpDefault, self.lang)
+                    .render(&[])
+            })
     }
 
     /// The chat-sized limit for a reply body.
@@ -86,7 +93,10 @@ impl<'a> Composer<'a> {
             kind: ReplyKind::Acknowledgement,
             text: self.template(
                 id,
-                &[("follow_up", &self.follow_up(reason == EscalationReason::Urgent, queue))],
+                &[(
+                    "follow_up",
+                    &self.follow_up(reason == EscalationReason::Urgent, queue),
+                )],
             ),
             article_ids: Vec::new(),
             source: AnswerSource::Template,

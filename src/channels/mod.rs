@@ -6,8 +6,8 @@ pub mod graph;
 pub mod messenger;
 pub mod model;
 pub mod outbound;
-pub mod sender;
 mod parse;
+pub mod sender;
 pub mod signature;
 pub mod whatsapp;
 

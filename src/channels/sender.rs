@@ -127,7 +127,10 @@ impl Sender {
             return IDLE_POLL;
         }
         match self.store.next_outbox_due().await {
-            Ok(Some(due)) => (due - self.clock.now()).to_std().unwrap_or_default().clamp(StdDuration::from_millis(5), IDLE_POLL),
+            Ok(Some(due)) => (due - self.clock.now())
+                .to_std()
+                .unwrap_or_default()
+                .clamp(StdDuration::from_millis(5), IDLE_POLL),
             _ => IDLE_POLL,
         }
     }
@@ -139,7 +142,10 @@ impl Sender {
         if self.stale_check_due(now) {
             for id in self.store.expire_stale_sends(now).await? {
                 metrics::counter!("ventana_outbox_unknown_total").increment(1);
-                tracing::error!(outbox_id = id, "a send was interrupted mid-request; not retried to avoid a duplicate");
+                tracing::error!(
+                    outbox_id = id,
+                    "a send was interrupted mid-request; not retried to avoid a duplicate"
+                );
             }
         }
         if self.health.halted().await.is_some() {
@@ -168,9 +174,11 @@ impl Sender {
     /// (a write on every loop would compete with the sends themselves).
     fn stale_check_due(&self, now: DateTime<Utc>) -> bool {
         let last = self.last_stale_check.load(Ordering::Relaxed);
-        let due = now.timestamp_millis() - last >= STALE_CHECK_EVERY.num_milliseconds() || self.clock.is_manual();
+        let due = now.timestamp_millis() - last >= STALE_CHECK_EVERY.num_milliseconds()
+            || self.clock.is_manual();
         if due {
-            self.last_stale_check.store(now.timestamp_millis(), Ordering::Relaxed);
+            self.last_stale_check
+                .store(now.timestamp_millis(), Ordering::Relaxed);
         }
         due
     }
@@ -194,7 +202,9 @@ impl Sender {
         }
         if row.message.channel == Channel::Sandbox {
             let now = self.clock.now();
-            self.store.mark_sent(&row, Some(&format!("sandbox-{}", row.id)), now).await?;
+            self.store
+                .mark_sent(&row, Some(&format!("sandbox-{}", row.id)), now)
+                .await?;
             let _ = self.signals.sandbox.send(row.clone());
             return Ok(SendOutcome::Sent);
         }
@@ -203,24 +213,39 @@ impl Sender {
         let now = self.clock.now();
         match result {
             Ok(receipt) => {
-                self.store.mark_sent(&row, receipt.provider_message_id.as_deref(), now).await?;
+                self.store
+                    .mark_sent(&row, receipt.provider_message_id.as_deref(), now)
+                    .await?;
                 metrics::counter!("ventana_outbox_sent_total", "channel" => row.message.channel.as_str()).increment(1);
-                tracing::info!(provider_message_id = receipt.provider_message_id.as_deref(), "sent");
+                tracing::info!(
+                    provider_message_id = receipt.provider_message_id.as_deref(),
+                    "sent"
+                );
                 Ok(SendOutcome::Sent)
             }
             Err(error) => self.record_failure(&row, error, now).await,
         }
     }
 
-    async fn record_failure(&self, row: &OutboxRow, error: GraphError, now: DateTime<Utc>) -> anyhow::Result<SendOutcome> {
+    async fn record_failure(
+        &self,
+        row: &OutboxRow,
+        error: GraphError,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<SendOutcome> {
         let failure = SendFailure {
             code: error.code,
             subcode: error.subcode,
             detail: error.describe(),
         };
-        let code_label = error.code.map(|c| c.to_string()).unwrap_or_else(|| format!("http_{}", error.http_status.unwrap_or(0)));
+        let code_label = error
+            .code
+            .map(|c| c.to_string())
+            .unwrap_or_else(|| format!("http_{}", error.http_status.unwrap_or(0)));
         match error.class {
-            ErrorClass::Retryable { retry_after } if (row.attempts as u32) < self.config.max_attempts => {
+            ErrorClass::Retryable { retry_after }
+                if (row.attempts as u32) < self.config.max_attempts =>
+            {
                 let delay = retry_after
                     .and_then(|d| Duration::from_std(d).ok())
                     .unwrap_or_else(|| self.backoff(row.attempts as u32, error.code));
@@ -231,20 +256,28 @@ impl Sender {
             ErrorClass::TokenInvalid | ErrorClass::PolicyBlocked => {
                 self.store.release(row.id, now).await?;
                 self.health
-                    .halt(format!("Graph API error {code_label} on {}: {}", row.message.channel, error.short_message()))
+                    .halt(format!(
+                        "Graph API error {code_label} on {}: {}",
+                        row.message.channel,
+                        error.short_message()
+                    ))
                     .await;
                 metrics::counter!("ventana_outbox_failed_total", "code" => code_label).increment(1);
                 Ok(SendOutcome::Halted)
             }
             ErrorClass::WindowClosed => {
                 tracing::warn!(code = %code_label, "window closed: a template is needed");
-                self.store.fail(row, OutboxState::WindowClosed, &failure, now).await?;
+                self.store
+                    .fail(row, OutboxState::WindowClosed, &failure, now)
+                    .await?;
                 metrics::counter!("ventana_outbox_failed_total", "code" => code_label).increment(1);
                 Ok(SendOutcome::WindowClosed)
             }
             ErrorClass::Retryable { .. } | ErrorClass::Permanent => {
                 tracing::error!(code = %code_label, detail = %failure.detail, "send failed permanently");
-                self.store.fail(row, OutboxState::Failed, &failure, now).await?;
+                self.store
+                    .fail(row, OutboxState::Failed, &failure, now)
+                    .await?;
                 metrics::counter!("ventana_outbox_failed_total", "code" => code_label).increment(1);
                 Ok(SendOutcome::Failed)
             }
@@ -260,14 +293,20 @@ impl Sender {
             .saturating_mul(1_u64 << attempt.saturating_sub(1).min(20))
             .min(self.config.backoff_max_ms);
         let jittered = rand::rng().random_range(exp / 2..=exp.max(1));
-        let floor = if code == Some(131056) { self.config.pair_interval_ms } else { 0 };
+        let floor = if code == Some(131056) {
+            self.config.pair_interval_ms
+        } else {
+            0
+        };
         Duration::milliseconds(jittered.max(floor) as i64)
     }
 
     /// Per-customer pacing: once `pair_burst` messages went to one customer
     /// within `pair_burst × pair_interval`, the next waits.
     async fn pacing_delay(&self, row: &OutboxRow) -> anyhow::Result<Option<DateTime<Utc>>> {
-        if matches!(row.message.body, OutboundBody::MarkRead { .. }) || row.message.channel == Channel::Sandbox {
+        if matches!(row.message.body, OutboundBody::MarkRead { .. })
+            || row.message.channel == Channel::Sandbox
+        {
             return Ok(None);
         }
         let burst = self.config.pair_burst.max(1) as i64;
@@ -275,7 +314,12 @@ impl Sender {
         let now = self.clock.now();
         let recent = self
             .store
-            .recent_sends_to(row.message.channel.as_str(), &row.message.recipient, now - span, burst)
+            .recent_sends_to(
+                row.message.channel.as_str(),
+                &row.message.recipient,
+                now - span,
+                burst,
+            )
             .await?;
         if (recent.len() as i64) < burst {
             return Ok(None);

@@ -12,7 +12,9 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use crate::channels::model::{Channel, CustomerRef, Direction, Event, Forwarded, InboundMessage, MessageKind};
+use crate::channels::model::{
+    Channel, CustomerRef, Direction, Event, Forwarded, InboundMessage, MessageKind,
+};
 use crate::config::Config;
 use crate::startup::Application;
 use crate::store::NewDelivery;
@@ -59,7 +61,9 @@ pub async fn run(mut config: Config, args: ChatArgs) -> anyhow::Result<ExitCode>
             print!("tú> ");
             std::io::stdout().flush()?;
         }
-        let Some(line) = lines_rx.recv().await else { break };
+        let Some(line) = lines_rx.recv().await else {
+            break;
+        };
         let text = line.trim();
         if text.is_empty() {
             continue;
@@ -73,7 +77,11 @@ pub async fn run(mut config: Config, args: ChatArgs) -> anyhow::Result<ExitCode>
                 id: args.customer.clone(),
                 ..CustomerRef::default()
             },
-            provider_message_id: format!("sandbox-{}-{}-{sequence}", args.customer, now.timestamp_micros()),
+            provider_message_id: format!(
+                "sandbox-{}-{}-{sequence}",
+                args.customer,
+                now.timestamp_micros()
+            ),
             timestamp: now,
             direction: Direction::Inbound,
             kind: MessageKind::Text,
@@ -105,9 +113,20 @@ pub async fn run(mut config: Config, args: ChatArgs) -> anyhow::Result<ExitCode>
 }
 
 /// class, confidence, lang, reason, decision, escalate (0/1), articles (JSON).
-type TurnSummary = (Option<String>, Option<f64>, Option<String>, Option<String>, String, i64, String);
+type TurnSummary = (
+    Option<String>,
+    Option<f64>,
+    Option<String>,
+    Option<String>,
+    String,
+    i64,
+    String,
+);
 
-async fn print_reply(store: &crate::store::Store, row: &crate::store::OutboxRow) -> anyhow::Result<()> {
+async fn print_reply(
+    store: &crate::store::Store,
+    row: &crate::store::OutboxRow,
+) -> anyhow::Result<()> {
     use crate::channels::outbound::OutboundBody;
     let text = match &row.message.body {
         OutboundBody::Text { text } => text.clone(),

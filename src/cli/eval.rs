@@ -213,13 +213,19 @@ pub async fn evaluate(
             "escalated": decision.is_escalated(),
             "answered_article": decision.answered_article(),
         }));
-        outcomes.push(case.expect.triage.as_deref().and_then(|t| t.parse().ok()).map(|expected_class| CaseOutcome {
-            expected_class,
-            expected_article: case.expect.article.clone(),
-            predicted_class: decision.triage.class,
-            answered_article: decision.answered_article().map(str::to_owned),
-            escalated: decision.is_escalated(),
-        }));
+        outcomes.push(
+            case.expect
+                .triage
+                .as_deref()
+                .and_then(|t| t.parse().ok())
+                .map(|expected_class| CaseOutcome {
+                    expected_class,
+                    expected_article: case.expect.article.clone(),
+                    predicted_class: decision.triage.class,
+                    answered_article: decision.answered_article().map(str::to_owned),
+                    escalated: decision.is_escalated(),
+                }),
+        );
         results.push(result);
     }
     Ok((kb.articles().len(), results, outcomes))
@@ -379,7 +385,11 @@ fn print_table(results: &[CaseResult], metrics: &RetrievalMetrics, triage: Optio
         println!();
         println!("triage over {} labelled cases", t.cases);
         println!("  accuracy {:.3}   macro-F1 {:.3}", t.accuracy, t.macro_f1);
-        for (name, c) in [("faq", &t.per_class.faq), ("urgent", &t.per_class.urgent), ("human", &t.per_class.human)] {
+        for (name, c) in [
+            ("faq", &t.per_class.faq),
+            ("urgent", &t.per_class.urgent),
+            ("human", &t.per_class.human),
+        ] {
             println!(
                 "  {name:<7} precision {:.3}  recall {:.3}  f1 {:.3}",
                 c.precision, c.recall, c.f1

@@ -16,7 +16,11 @@ use crate::config::Config;
 use crate::startup::{Application, shutdown_on_signals};
 
 #[derive(Debug, Parser)]
-#[command(name = "ventana", version, about = "Auto-responder for WhatsApp and Messenger")]
+#[command(
+    name = "ventana",
+    version,
+    about = "Auto-responder for WhatsApp and Messenger"
+)]
 pub struct Cli {
     /// TOML configuration file; `VENTANA_*` environment variables override it.
     #[arg(long, global = true, env = "VENTANA_CONFIG")]
@@ -68,7 +72,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 async fn serve(config: Config) -> anyhow::Result<ExitCode> {
     crate::telemetry::init_tracing(config.log_format);
     if config.meta.app_secret.is_none() {
-        tracing::warn!("no meta.app_secret (VENTANA_META__APP_SECRET): webhook POSTs will be refused until one is configured");
+        tracing::warn!(
+            "no meta.app_secret (VENTANA_META__APP_SECRET): webhook POSTs will be refused until one is configured"
+        );
     }
     let app = Application::build(config).await?;
     app.run_until_stopped(shutdown_on_signals()).await?;

@@ -29,7 +29,8 @@ impl Clock {
     pub fn now(&self) -> DateTime<Utc> {
         match &self.0 {
             None => Utc::now(),
-            Some(micros) => DateTime::from_timestamp_micros(micros.load(Ordering::SeqCst)).expect("valid manual time"),
+            Some(micros) => DateTime::from_timestamp_micros(micros.load(Ordering::SeqCst))
+                .expect("valid manual time"),
         }
     }
 
@@ -40,7 +41,10 @@ impl Clock {
     /// Moves a manual clock forward; a no-op on the system clock.
     pub fn advance(&self, by: Duration) {
         if let Some(micros) = &self.0 {
-            micros.fetch_add(by.num_microseconds().unwrap_or(i64::MAX / 2), Ordering::SeqCst);
+            micros.fetch_add(
+                by.num_microseconds().unwrap_or(i64::MAX / 2),
+                Ordering::SeqCst,
+            );
         }
     }
 

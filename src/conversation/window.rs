@@ -111,8 +111,12 @@ pub fn is_window_error(channel: Channel, code: i64, subcode: Option<i64>) -> boo
 
 /// The free entry point window opened by a reply at `replied_at` to an ad
 /// referral received at `referral_at`, if the reply came in time.
-pub fn free_entry_after_reply(referral_at: DateTime<Utc>, replied_at: DateTime<Utc>) -> Option<DateTime<Utc>> {
-    (replied_at >= referral_at && replied_at - referral_at < SERVICE_WINDOW).then(|| replied_at + FREE_ENTRY_WINDOW)
+pub fn free_entry_after_reply(
+    referral_at: DateTime<Utc>,
+    replied_at: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    (replied_at >= referral_at && replied_at - referral_at < SERVICE_WINDOW)
+        .then(|| replied_at + FREE_ENTRY_WINDOW)
 }
 
 #[cfg(test)]

@@ -253,7 +253,10 @@ impl EscalationConfig {
         for (key, minutes) in [
             ("window_margin_minutes", self.window_margin_minutes),
             ("keepalive_before_minutes", self.keepalive_before_minutes),
-            ("sla_warning_before_minutes", self.sla_warning_before_minutes),
+            (
+                "sla_warning_before_minutes",
+                self.sla_warning_before_minutes,
+            ),
         ] {
             if minutes >= 24 * 60 {
                 return Err(format!(

@@ -14,10 +14,10 @@
 
 pub mod actions;
 pub mod config;
-pub mod open;
 pub mod deadline;
 pub mod hours;
 pub mod notice;
+pub mod open;
 pub mod templates;
 pub mod text;
 pub mod wording;

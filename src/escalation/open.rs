@@ -42,8 +42,15 @@ pub fn plan_case<'a>(
     let queue = policies.route(requested_queue);
     let window = conversation.window(now);
     let window_closes_at = agent_window_closes_at(&window, now);
-    let deadline = deadline(now, priority, queue, window_closes_at, policies.window_margin);
-    let out_of_hours = out_of_hours_notice(&queue.hours, now, window_closes_at, policies.window_margin);
+    let deadline = deadline(
+        now,
+        priority,
+        queue,
+        window_closes_at,
+        policies.window_margin,
+    );
+    let out_of_hours =
+        out_of_hours_notice(&queue.hours, now, window_closes_at, policies.window_margin);
     CasePlan {
         queue,
         priority,
@@ -57,7 +64,12 @@ impl CasePlan<'_> {
     /// "en unos 15 minutos", "el lunes a partir de las 9:00", ...
     pub fn expected_phrase(&self, lang: Lang, now: DateTime<Utc>) -> String {
         let expected = expected_reply(&self.deadline, &self.queue.hours, now);
-        expected_reply_phrase(expected, now, self.queue.hours.zone(), Wording::builtin(lang))
+        expected_reply_phrase(
+            expected,
+            now,
+            self.queue.hours.zone(),
+            Wording::builtin(lang),
+        )
     }
 
     /// The out-of-hours message (opening hours, write again then), if any.
@@ -78,7 +90,11 @@ pub struct CaseOutlook<'a> {
 
 impl crate::answer::ExpectedAnswer for CaseOutlook<'_> {
     fn phrase(&self, urgent: bool, queue: Option<&str>, lang: Lang) -> Option<String> {
-        let priority = if urgent { Priority::High } else { Priority::Normal };
+        let priority = if urgent {
+            Priority::High
+        } else {
+            Priority::Normal
+        };
         let plan = plan_case(self.policies, queue, priority, self.conversation, self.now);
         Some(plan.expected_phrase(lang, self.now))
     }

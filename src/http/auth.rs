@@ -50,7 +50,9 @@ pub fn authenticate(tokens: &[ApiToken], presented: &str) -> Option<Caller> {
     let digest = Sha256::digest(presented.as_bytes());
     let mut found = None;
     for token in tokens {
-        let Ok(expected) = hex::decode(&token.sha256) else { continue };
+        let Ok(expected) = hex::decode(&token.sha256) else {
+            continue;
+        };
         if bool::from(expected.as_slice().ct_eq(digest.as_slice())) {
             found = Some(Caller {
                 name: token.name.clone(),
@@ -64,7 +66,10 @@ pub fn authenticate(tokens: &[ApiToken], presented: &str) -> Option<Caller> {
 impl FromRequestParts<AppState> for Caller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let header = parts
             .headers
             .get(axum::http::header::AUTHORIZATION)
@@ -85,24 +90,41 @@ mod tests {
 
     fn tokens() -> Vec<ApiToken> {
         vec![
-            ApiToken { name: "ana".into(), role: Role::Agent, sha256: hash_token("tok-ana") },
-            ApiToken { name: "eva".into(), role: Role::Editor, sha256: hash_token("tok-eva") },
+            ApiToken {
+                name: "ana".into(),
+                role: Role::Agent,
+                sha256: hash_token("tok-ana"),
+            },
+            ApiToken {
+                name: "eva".into(),
+                role: Role::Editor,
+                sha256: hash_token("tok-eva"),
+            },
         ]
     }
 
     #[test]
     fn finds_the_matching_token_only() {
         assert_eq!(authenticate(&tokens(), "tok-ana").unwrap().name, "ana");
-        assert_eq!(authenticate(&tokens(), "tok-eva").unwrap().role, Role::Editor);
+        assert_eq!(
+            authenticate(&tokens(), "tok-eva").unwrap().role,
+            Role::Editor
+        );
         assert!(authenticate(&tokens(), "tok-nobody").is_none());
     }
 
     #[test]
     fn roles_are_checked() {
-        let agent = Caller { name: "ana".into(), role: Role::Agent };
+        let agent = Caller {
+            name: "ana".into(),
+            role: Role::Agent,
+        };
         assert!(agent.require(Role::Agent).is_ok());
         assert!(agent.require(Role::Editor).is_err());
-        let admin = Caller { name: "root".into(), role: Role::Admin };
+        let admin = Caller {
+            name: "root".into(),
+            role: Role::Admin,
+        };
         assert!(admin.require(Role::Editor).is_ok());
     }
 }

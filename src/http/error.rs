@@ -61,7 +61,9 @@ impl IntoResponse for ApiError {
                 tracing::error!(error = ?e, "request failed");
                 json!({ "error": "internal error" })
             }
-            ApiError::Conflict { message, details } => json!({ "error": message, "details": details }),
+            ApiError::Conflict { message, details } => {
+                json!({ "error": message, "details": details })
+            }
             other => json!({ "error": other.to_string() }),
         };
         let mut response = (status, Json(body)).into_response();

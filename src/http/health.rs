@@ -36,7 +36,11 @@ async fn readyz(State(state): State<AppState>) -> Response {
         "database": database.unwrap_or("ok"),
         "sender": sender.as_deref().map_or("ok".to_owned(), |reason| format!("halted: {reason}")),
     });
-    let status = if ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     (status, axum::Json(body)).into_response()
 }
 

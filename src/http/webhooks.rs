@@ -29,16 +29,28 @@ pub const MAX_WEBHOOK_BODY: usize = 4 * 1024 * 1024;
 
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route("/webhooks/whatsapp", get(verify_whatsapp).post(receive_whatsapp))
-        .route("/webhooks/messenger", get(verify_messenger).post(receive_messenger))
+        .route(
+            "/webhooks/whatsapp",
+            get(verify_whatsapp).post(receive_whatsapp),
+        )
+        .route(
+            "/webhooks/messenger",
+            get(verify_messenger).post(receive_messenger),
+        )
         .layer(DefaultBodyLimit::max(MAX_WEBHOOK_BODY))
 }
 
-async fn verify_whatsapp(State(state): State<AppState>, Query(q): Query<HashMap<String, String>>) -> Response {
+async fn verify_whatsapp(
+    State(state): State<AppState>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
     verify(&state, &q)
 }
 
-async fn verify_messenger(State(state): State<AppState>, Query(q): Query<HashMap<String, String>>) -> Response {
+async fn verify_messenger(
+    State(state): State<AppState>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
     verify(&state, &q)
 }
 
@@ -47,11 +59,15 @@ fn verify(state: &AppState, q: &HashMap<String, String>) -> Response {
     let expected = state.config.meta.verify_token.as_ref();
     let mode_ok = q.get("hub.mode").is_some_and(|m| m == "subscribe");
     let token_ok = match (expected, q.get("hub.verify_token")) {
-        (Some(expected), Some(given)) => bool::from(expected.expose_secret().as_bytes().ct_eq(given.as_bytes())),
+        (Some(expected), Some(given)) => {
+            bool::from(expected.expose_secret().as_bytes().ct_eq(given.as_bytes()))
+        }
         _ => false,
     };
     match q.get("hub.challenge") {
-        Some(challenge) if mode_ok && token_ok => (StatusCode::OK, challenge.clone()).into_response(),
+        Some(challenge) if mode_ok && token_ok => {
+            (StatusCode::OK, challenge.clone()).into_response()
+        }
         _ => {
             tracing::warn!("webhook verification refused");
             StatusCode::FORBIDDEN.into_response()
@@ -59,11 +75,19 @@ fn verify(state: &AppState, q: &HashMap<String, String>) -> Response {
     }
 }
 
-async fn receive_whatsapp(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+async fn receive_whatsapp(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     receive(state, Channel::Whatsapp, headers, body).await
 }
 
-async fn receive_messenger(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+async fn receive_messenger(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     receive(state, Channel::Messenger, headers, body).await
 }
 
@@ -72,7 +96,8 @@ async fn receive(state: AppState, endpoint: Channel, headers: HeaderMap, body: B
     let response = match accept(&state, endpoint, &headers, &body).await {
         Ok(()) => (StatusCode::OK, "EVENT_RECEIVED").into_response(),
         Err(rejection) => {
-            metrics::counter!("ventana_webhook_rejected_total", "reason" => rejection.reason()).increment(1);
+            metrics::counter!("ventana_webhook_rejected_total", "reason" => rejection.reason())
+                .increment(1);
             rejection.into_response()
         }
     };
@@ -105,9 +130,11 @@ impl Rejection {
 impl IntoResponse for Rejection {
     fn into_response(self) -> Response {
         match self {
-            Rejection::NoSecret => {
-                (StatusCode::SERVICE_UNAVAILABLE, "webhooks are refused: no app secret is configured").into_response()
-            }
+            Rejection::NoSecret => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "webhooks are refused: no app secret is configured",
+            )
+                .into_response(),
             Rejection::Signature => (StatusCode::UNAUTHORIZED, "invalid signature").into_response(),
             Rejection::Parse(e) => (StatusCode::BAD_REQUEST, e.to_string()).into_response(),
             Rejection::Storage(e) => {
@@ -118,10 +145,23 @@ impl IntoResponse for Rejection {
     }
 }
 
-async fn accept(state: &AppState, endpoint: Channel, headers: &HeaderMap, body: &Bytes) -> Result<(), Rejection> {
-    let secret = state.config.meta.app_secret.as_ref().ok_or(Rejection::NoSecret)?;
-    let signature = headers.get("x-hub-signature-256").and_then(|v| v.to_str().ok());
-    verify_signature(secret.expose_secret().as_bytes(), signature, body).map_err(|_| Rejection::Signature)?;
+async fn accept(
+    state: &AppState,
+    endpoint: Channel,
+    headers: &HeaderMap,
+    body: &Bytes,
+) -> Result<(), Rejection> {
+    let secret = state
+        .config
+        .meta
+        .app_secret
+        .as_ref()
+        .ok_or(Rejection::NoSecret)?;
+    let signature = headers
+        .get("x-hub-signature-256")
+        .and_then(|v| v.to_str().ok());
+    verify_signature(secret.expose_secret().as_bytes(), signature, body)
+        .map_err(|_| Rejection::Signature)?;
     let events = parse_webhook(endpoint, body).map_err(Rejection::Parse)?;
     let delivery = NewDelivery {
         channel: endpoint,
@@ -130,10 +170,15 @@ async fn accept(state: &AppState, endpoint: Channel, headers: &HeaderMap, body: 
         body: String::from_utf8_lossy(body).into_owned(),
         events,
     };
-    let outcome = state.store.ingest_queued(delivery).await.map_err(Rejection::Storage)?;
+    let outcome = state
+        .store
+        .ingest_queued(delivery)
+        .await
+        .map_err(Rejection::Storage)?;
     crate::faults::crash_point("webhook-after-commit");
     for (channel, kind) in &outcome.stored {
-        metrics::counter!("ventana_webhook_events_total", "channel" => *channel, "kind" => *kind).increment(1);
+        metrics::counter!("ventana_webhook_events_total", "channel" => *channel, "kind" => *kind)
+            .increment(1);
     }
     if outcome.duplicates > 0 {
         metrics::counter!("ventana_webhook_duplicates_total").increment(outcome.duplicates as u64);

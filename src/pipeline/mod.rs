@@ -27,9 +27,11 @@ use crate::config::{Config, PipelineConfig};
 use crate::conversation::Clock;
 use crate::escalation::open::{CaseOutlook, CaseTriage, open_case, plan_case};
 use crate::escalation::{Policies, Priority};
-use crate::triage::Lang;
 use crate::startup::Signals;
-use crate::store::{self, ConversationRow, NewOutbound, NewTurn, OutboxState, Owner, PendingMessage, Store};
+use crate::store::{
+    self, ConversationRow, NewOutbound, NewTurn, OutboxState, Owner, PendingMessage, Store,
+};
+use crate::triage::Lang;
 
 /// Poll interval when nothing signals new messages (other instances).
 const IDLE_POLL: StdDuration = StdDuration::from_millis(250);
@@ -152,7 +154,10 @@ impl Pipeline {
             return StdDuration::from_millis(20);
         }
         match self.store.next_conversation_ready(self.quiet()).await {
-            Ok(Some(at)) => (at - self.clock.now()).to_std().unwrap_or_default().clamp(StdDuration::from_millis(1), IDLE_POLL),
+            Ok(Some(at)) => (at - self.clock.now())
+                .to_std()
+                .unwrap_or_default()
+                .clamp(StdDuration::from_millis(1), IDLE_POLL),
             _ => IDLE_POLL,
         }
     }
@@ -160,7 +165,10 @@ impl Pipeline {
     /// Processes every ready conversation once; tests call this to drain
     /// the inbox deterministically.
     pub async fn run_once(&self) -> anyhow::Result<usize> {
-        let ready = self.store.conversations_ready(self.clock.now(), self.quiet(), 1000).await?;
+        let ready = self
+            .store
+            .conversations_ready(self.clock.now(), self.quiet(), 1000)
+            .await?;
         let mut done = 0;
         for conversation_id in ready {
             if self.process(conversation_id).await? != TurnOutcome::Skipped {
@@ -173,7 +181,11 @@ impl Pipeline {
     /// Takes one conversation's waiting messages as one turn.
     pub async fn process(&self, conversation_id: i64) -> anyhow::Result<TurnOutcome> {
         let now = self.clock.now();
-        if !self.store.claim_conversation(conversation_id, now, self.lease()).await? {
+        if !self
+            .store
+            .claim_conversation(conversation_id, now, self.lease())
+            .await?
+        {
             return Ok(TurnOutcome::Skipped);
         }
         self.process_claimed_and_release(conversation_id).await
@@ -181,7 +193,10 @@ impl Pipeline {
 
     /// Processes a conversation this worker has claimed; the lease is
     /// released by the turn's commit, or here when no turn was committed.
-    async fn process_claimed_and_release(&self, conversation_id: i64) -> anyhow::Result<TurnOutcome> {
+    async fn process_claimed_and_release(
+        &self,
+        conversation_id: i64,
+    ) -> anyhow::Result<TurnOutcome> {
         let result = self.process_claimed(conversation_id).await;
         if !matches!(result, Ok(TurnOutcome::Replied | TurnOutcome::Silent)) {
             self.store.release_conversation(conversation_id).await?;
@@ -204,10 +219,16 @@ impl Pipeline {
             provider_message_id = %last.provider_message_id,
             messages = pending.len()
         );
-        self.decide_and_commit(conversation, pending).instrument(span).await
+        self.decide_and_commit(conversation, pending)
+            .instrument(span)
+            .await
     }
 
-    async fn decide_and_commit(&self, conversation: ConversationRow, pending: Vec<PendingMessage>) -> anyhow::Result<TurnOutcome> {
+    async fn decide_and_commit(
+        &self,
+        conversation: ConversationRow,
+        pending: Vec<PendingMessage>,
+    ) -> anyhow::Result<TurnOutcome> {
         let conversation_id = conversation.id;
         let last = pending.last().expect("a turn has messages");
         // Blue ticks and the typing indicator while the bot thinks; awaited
@@ -238,7 +259,9 @@ impl Pipeline {
             };
             tokio::time::timeout(TURN_TIME_LIMIT, self.responder.respond(&context))
                 .await
-                .map_err(|_| anyhow::anyhow!("deciding the turn took longer than {TURN_TIME_LIMIT:?}"))??
+                .map_err(|_| {
+                    anyhow::anyhow!("deciding the turn took longer than {TURN_TIME_LIMIT:?}")
+                })??
         };
         if let Some(receipt) = read_receipt {
             let _ = tokio::time::timeout(READ_RECEIPT_WAIT, receipt).await;
@@ -249,7 +272,11 @@ impl Pipeline {
     /// WhatsApp: blue ticks and the typing indicator, sent straight to the
     /// Graph API rather than through the outbox: it is a courtesy signal,
     /// idempotent and worthless once late, so it needs no durability.
-    fn mark_read(&self, conversation: &ConversationRow, last: &PendingMessage) -> Option<tokio::task::JoinHandle<()>> {
+    fn mark_read(
+        &self,
+        conversation: &ConversationRow,
+        last: &PendingMessage,
+    ) -> Option<tokio::task::JoinHandle<()>> {
         let graph = self.graph.clone()?;
         let message = OutboundMessage {
             channel: conversation.channel,
@@ -300,12 +327,16 @@ impl Pipeline {
         };
         // The customer answered: agent texts held behind a re-engagement
         // template may go out now (the window is open again).
-        let released = crate::escalation::actions::release_held_messages(&mut tx.tx, conversation.id, now).await?;
+        let released =
+            crate::escalation::actions::release_held_messages(&mut tx.tx, conversation.id, now)
+                .await?;
         let mut wake_sender = released > 0;
         let mut replied = false;
         let mut out_of_hours = None;
         if plan.escalate {
-            out_of_hours = self.open_case(&mut tx.tx, conversation, turn_id, &plan, now).await?;
+            out_of_hours = self
+                .open_case(&mut tx.tx, conversation, turn_id, &plan, now)
+                .await?;
         } else if conversation.owner == Owner::Human {
             self.refresh_case(&mut tx.tx, conversation, now).await?;
         }
@@ -316,7 +347,9 @@ impl Pipeline {
                     channel: conversation.channel,
                     business_id: conversation.business_id.clone(),
                     recipient: conversation.send_address().to_owned(),
-                    body: OutboundBody::Text { text: reply.clone() },
+                    body: OutboundBody::Text {
+                        text: reply.clone(),
+                    },
                     reply_to: None,
                     messaging_type: None,
                 },
@@ -331,7 +364,13 @@ impl Pipeline {
             }
         }
         if let Some(notice) = out_of_hours {
-            let new = self.text_message(conversation, notice, "out_of_hours", format!("ooh:{}", turn.message_ids[0]), now);
+            let new = self.text_message(
+                conversation,
+                notice,
+                "out_of_hours",
+                format!("ooh:{}", turn.message_ids[0]),
+                now,
+            );
             store::enqueue(&mut tx.tx, &new, now).await?;
             wake_sender = true;
         }
@@ -373,20 +412,49 @@ impl Pipeline {
         plan: &TurnPlan,
         now: chrono::DateTime<chrono::Utc>,
     ) -> anyhow::Result<Option<String>> {
-        if crate::store::escalations::open_escalation_in(conn, conversation.id).await?.is_some() {
+        if crate::store::escalations::open_escalation_in(conn, conversation.id)
+            .await?
+            .is_some()
+        {
             return Ok(None);
         }
-        let priority = if plan.class.as_deref() == Some("urgent") { Priority::High } else { Priority::Normal };
-        let case = plan_case(&self.policies, plan.queue.as_deref(), priority, conversation, now);
+        let priority = if plan.class.as_deref() == Some("urgent") {
+            Priority::High
+        } else {
+            Priority::Normal
+        };
+        let case = plan_case(
+            &self.policies,
+            plan.queue.as_deref(),
+            priority,
+            conversation,
+            now,
+        );
         let triage = CaseTriage {
-            reason: plan.escalation_reason.clone().unwrap_or_else(|| plan.class.clone().unwrap_or_default()),
+            reason: plan
+                .escalation_reason
+                .clone()
+                .unwrap_or_else(|| plan.class.clone().unwrap_or_default()),
             class: plan.class.clone(),
             confidence: plan.confidence,
             triage_reason: plan.reason.clone(),
         };
-        let escalation_id = open_case(conn, &self.policies, conversation, Some(turn_id), &case, &triage, now).await?;
+        let escalation_id = open_case(
+            conn,
+            &self.policies,
+            conversation,
+            Some(turn_id),
+            &case,
+            &triage,
+            now,
+        )
+        .await?;
         tracing::info!(escalation_id, queue = %case.queue.name, priority = priority.as_str(), "escalated");
-        let lang = plan.lang.as_deref().and_then(Lang::parse).unwrap_or_default();
+        let lang = plan
+            .lang
+            .as_deref()
+            .and_then(Lang::parse)
+            .unwrap_or_default();
         Ok(case.out_of_hours_message(lang, now))
     }
 
@@ -398,24 +466,53 @@ impl Pipeline {
         conversation: &ConversationRow,
         now: chrono::DateTime<chrono::Utc>,
     ) -> anyhow::Result<()> {
-        let Some(case) = crate::store::escalations::open_escalation_in(conn, conversation.id).await? else {
+        let Some(case) =
+            crate::store::escalations::open_escalation_in(conn, conversation.id).await?
+        else {
             return Ok(());
         };
-        let priority = if case.priority == "high" { Priority::High } else { Priority::Normal };
-        let plan = plan_case(&self.policies, Some(&case.queue), priority, conversation, case.created_at);
+        let priority = if case.priority == "high" {
+            Priority::High
+        } else {
+            Priority::Normal
+        };
+        let plan = plan_case(
+            &self.policies,
+            Some(&case.queue),
+            priority,
+            conversation,
+            case.created_at,
+        );
         let bound = match plan.deadline.bound {
             crate::escalation::DeadlineBound::Sla => "sla",
             crate::escalation::DeadlineBound::Window => "window",
         };
         if plan.deadline.at != case.deadline_at || plan.window_closes_at != case.window_closes_at {
-            crate::store::escalations::update_deadline(conn, case.id, plan.deadline.at, bound, plan.window_closes_at, now)
+            crate::store::escalations::update_deadline(
+                conn,
+                case.id,
+                plan.deadline.at,
+                bound,
+                plan.window_closes_at,
+                now,
+            )
+            .await?;
+            crate::store::escalations::add_event(conn, case.id, "customer_wrote", None, None, now)
                 .await?;
-            crate::store::escalations::add_event(conn, case.id, "customer_wrote", None, None, now).await?;
         }
         // The window moved: the keep-alive (and SLA timers if the deadline
         // changed) follow it.
-        if let Some(updated) = crate::store::escalations::open_escalation_in(conn, conversation.id).await? {
-            crate::scheduler::reschedule_for_window(conn, &updated, &self.policies, conversation, now).await?;
+        if let Some(updated) =
+            crate::store::escalations::open_escalation_in(conn, conversation.id).await?
+        {
+            crate::scheduler::reschedule_for_window(
+                conn,
+                &updated,
+                &self.policies,
+                conversation,
+                now,
+            )
+            .await?;
         }
         Ok(())
     }

@@ -25,7 +25,11 @@ impl Owner {
     }
 
     fn parse(s: &str) -> Owner {
-        if s == "human" { Owner::Human } else { Owner::Bot }
+        if s == "human" {
+            Owner::Human
+        } else {
+            Owner::Bot
+        }
     }
 }
 
@@ -103,10 +107,12 @@ fn from_raw(r: Raw) -> ConversationRow {
 
 impl Store {
     pub async fn conversation(&self, id: i64) -> sqlx::Result<Option<ConversationRow>> {
-        let row: Option<Raw> = sqlx::query_as(&format!("SELECT {COLUMNS} FROM conversations WHERE id = $1"))
-            .bind(id)
-            .fetch_optional(self.pool())
-            .await?;
+        let row: Option<Raw> = sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM conversations WHERE id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await?;
         Ok(row.map(from_raw))
     }
 
@@ -129,16 +135,25 @@ impl Store {
 }
 
 /// Inside a transaction: reads a conversation.
-pub async fn conversation_in(conn: &mut AnyConnection, id: i64) -> sqlx::Result<Option<ConversationRow>> {
-    let row: Option<Raw> = sqlx::query_as(&format!("SELECT {COLUMNS} FROM conversations WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await?;
+pub async fn conversation_in(
+    conn: &mut AnyConnection,
+    id: i64,
+) -> sqlx::Result<Option<ConversationRow>> {
+    let row: Option<Raw> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM conversations WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?;
     Ok(row.map(from_raw))
 }
 
 /// Meta said the window is closed (131047 / 10+2018278).
-pub async fn mark_window_closed(conn: &mut AnyConnection, conversation_id: i64, at: DateTime<Utc>) -> sqlx::Result<()> {
+pub async fn mark_window_closed(
+    conn: &mut AnyConnection,
+    conversation_id: i64,
+    at: DateTime<Utc>,
+) -> sqlx::Result<()> {
     sqlx::query("UPDATE conversations SET window_error_at = $1 WHERE id = $2")
         .bind(to_ms(at))
         .bind(conversation_id)
@@ -148,16 +163,26 @@ pub async fn mark_window_closed(conn: &mut AnyConnection, conversation_id: i64, 
 }
 
 /// Records the free entry point window opened by a timely reply to an ad.
-pub async fn open_free_entry(conn: &mut AnyConnection, conversation_id: i64, until: DateTime<Utc>) -> sqlx::Result<()> {
-    sqlx::query("UPDATE conversations SET free_entry_until = $1 WHERE id = $2 AND free_entry_until IS NULL")
-        .bind(to_ms(until))
-        .bind(conversation_id)
-        .execute(&mut *conn)
-        .await?;
+pub async fn open_free_entry(
+    conn: &mut AnyConnection,
+    conversation_id: i64,
+    until: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE conversations SET free_entry_until = $1 WHERE id = $2 AND free_entry_until IS NULL",
+    )
+    .bind(to_ms(until))
+    .bind(conversation_id)
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }
 
-pub async fn set_owner(conn: &mut AnyConnection, conversation_id: i64, owner: Owner) -> sqlx::Result<()> {
+pub async fn set_owner(
+    conn: &mut AnyConnection,
+    conversation_id: i64,
+    owner: Owner,
+) -> sqlx::Result<()> {
     sqlx::query("UPDATE conversations SET owner = $1 WHERE id = $2")
         .bind(owner.as_str())
         .bind(conversation_id)

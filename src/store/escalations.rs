@@ -111,14 +111,21 @@ pub(crate) fn from_row(row: &sqlx::any::AnyRow) -> sqlx::Result<EscalationRow> {
         sla_due_at: from_ms(row.try_get("sla_due_at")?),
         deadline_at: from_ms(row.try_get("deadline_at")?),
         deadline_bound: row.try_get("deadline_bound")?,
-        window_closes_at: row.try_get::<Option<i64>, _>("window_closes_at")?.map(from_ms),
-        first_response_at: row.try_get::<Option<i64>, _>("first_response_at")?.map(from_ms),
+        window_closes_at: row
+            .try_get::<Option<i64>, _>("window_closes_at")?
+            .map(from_ms),
+        first_response_at: row
+            .try_get::<Option<i64>, _>("first_response_at")?
+            .map(from_ms),
         resolved_at: row.try_get::<Option<i64>, _>("resolved_at")?.map(from_ms),
     })
 }
 
 /// Inside a transaction: the open escalation of a conversation, if any.
-pub async fn open_escalation_in(conn: &mut AnyConnection, conversation_id: i64) -> sqlx::Result<Option<EscalationRow>> {
+pub async fn open_escalation_in(
+    conn: &mut AnyConnection,
+    conversation_id: i64,
+) -> sqlx::Result<Option<EscalationRow>> {
     let row = sqlx::query(&format!(
         "SELECT {COLUMNS} FROM escalations WHERE conversation_id = $1 AND state <> 'resolved'"
     ))
@@ -129,7 +136,11 @@ pub async fn open_escalation_in(conn: &mut AnyConnection, conversation_id: i64) 
 }
 
 /// Inside a transaction: opens an escalation and records the event.
-pub async fn insert_escalation(conn: &mut AnyConnection, new: &NewEscalation, now: DateTime<Utc>) -> sqlx::Result<i64> {
+pub async fn insert_escalation(
+    conn: &mut AnyConnection,
+    new: &NewEscalation,
+    now: DateTime<Utc>,
+) -> sqlx::Result<i64> {
     let id: i64 = sqlx::query_scalar(
         "INSERT INTO escalations (conversation_id, turn_id, queue, priority, reason, triage_class, triage_confidence, \
              triage_reason, state, created_at, sla_due_at, deadline_at, deadline_bound, window_closes_at, updated_at) \
@@ -155,7 +166,9 @@ pub async fn insert_escalation(conn: &mut AnyConnection, new: &NewEscalation, no
         id,
         "created",
         None,
-        Some(serde_json::json!({"queue": new.queue, "priority": new.priority, "reason": new.reason})),
+        Some(
+            serde_json::json!({"queue": new.queue, "priority": new.priority, "reason": new.reason}),
+        ),
         now,
     )
     .await?;
@@ -223,13 +236,19 @@ pub async fn set_state(
 }
 
 /// Inside a transaction: records the first agent response time (once).
-pub async fn mark_first_response(conn: &mut AnyConnection, id: i64, now: DateTime<Utc>) -> sqlx::Result<bool> {
-    let changed = sqlx::query("UPDATE escalations SET first_response_at = $1 WHERE id = $2 AND first_response_at IS NULL")
-        .bind(to_ms(now))
-        .bind(id)
-        .execute(&mut *conn)
-        .await?
-        .rows_affected();
+pub async fn mark_first_response(
+    conn: &mut AnyConnection,
+    id: i64,
+    now: DateTime<Utc>,
+) -> sqlx::Result<bool> {
+    let changed = sqlx::query(
+        "UPDATE escalations SET first_response_at = $1 WHERE id = $2 AND first_response_at IS NULL",
+    )
+    .bind(to_ms(now))
+    .bind(id)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
     Ok(changed == 1)
 }
 
@@ -255,13 +274,19 @@ impl Store {
         row.as_ref().map(from_row).transpose()
     }
 
-    pub async fn open_escalation(&self, conversation_id: i64) -> sqlx::Result<Option<EscalationRow>> {
+    pub async fn open_escalation(
+        &self,
+        conversation_id: i64,
+    ) -> sqlx::Result<Option<EscalationRow>> {
         let mut conn = self.pool().acquire().await?;
         open_escalation_in(&mut conn, conversation_id).await
     }
 
     /// Escalations ordered by deadline, soonest first.
-    pub async fn list_escalations(&self, filter: &EscalationFilter) -> sqlx::Result<Vec<EscalationRow>> {
+    pub async fn list_escalations(
+        &self,
+        filter: &EscalationFilter,
+    ) -> sqlx::Result<Vec<EscalationRow>> {
         let mut sql = format!("SELECT {COLUMNS} FROM escalations WHERE 1 = 1");
         let mut n = 0;
         let mut next = || {
@@ -289,7 +314,10 @@ impl Store {
         rows.iter().map(from_row).collect()
     }
 
-    pub async fn escalation_events(&self, escalation_id: i64) -> sqlx::Result<Vec<EscalationEvent>> {
+    pub async fn escalation_events(
+        &self,
+        escalation_id: i64,
+    ) -> sqlx::Result<Vec<EscalationEvent>> {
         let rows: Vec<EventRow> = sqlx::query_as(
             "SELECT id, at, kind, actor, detail FROM escalation_events WHERE escalation_id = $1 ORDER BY id",
         )

@@ -21,7 +21,9 @@ use sqlx::AnyConnection;
 
 use super::intake_sql as sql;
 use super::{Backend, Store, to_ms};
-use crate::channels::model::{Channel, Direction, Event, InboundMessage, StatusUpdate, UnknownEvent};
+use crate::channels::model::{
+    Channel, Direction, Event, InboundMessage, StatusUpdate, UnknownEvent,
+};
 
 /// One webhook delivery ready to be stored.
 #[derive(Debug, Clone)]
@@ -56,7 +58,10 @@ impl Store {
     /// Stores several deliveries in ONE transaction and returns one outcome
     /// per delivery, in order. All or nothing: on `Err` nothing of the batch
     /// is committed.
-    pub async fn ingest_batch(&self, deliveries: &[NewDelivery]) -> anyhow::Result<Vec<IngestOutcome>> {
+    pub async fn ingest_batch(
+        &self,
+        deliveries: &[NewDelivery],
+    ) -> anyhow::Result<Vec<IngestOutcome>> {
         let mut tx = self.begin_write().await?;
         let outcomes = ingest_in(&mut tx.tx, self.backend, deliveries).await?;
         tx.commit().await?;
@@ -170,7 +175,8 @@ async fn ingest_in(
     // Raw bodies, only for deliveries that brought something new.
     let mut with_news: Vec<usize> = candidates.iter().map(|c| c.delivery).collect();
     with_news.dedup(); // candidates are in delivery order
-    let ids = sql::insert_deliveries(conn, backend, with_news.iter().map(|&i| &deliveries[i])).await?;
+    let ids =
+        sql::insert_deliveries(conn, backend, with_news.iter().map(|&i| &deliveries[i])).await?;
     let delivery_ids: HashMap<usize, i64> = with_news.into_iter().zip(ids).collect();
 
     let mut messages = Vec::new();
@@ -190,12 +196,14 @@ async fn ingest_in(
                 delivery_id,
                 status,
             }),
-            (Event::Unknown(event), EventKey::Unknown { dedupe_key }) => unknowns.push(UnknownRow {
-                delivery: c.delivery,
-                delivery_id,
-                event,
-                dedupe_key,
-            }),
+            (Event::Unknown(event), EventKey::Unknown { dedupe_key }) => {
+                unknowns.push(UnknownRow {
+                    delivery: c.delivery,
+                    delivery_id,
+                    event,
+                    dedupe_key,
+                })
+            }
             (Event::Unknown(_), _) => unreachable!("an unknown event has an unknown-event key"),
         }
     }
@@ -204,7 +212,12 @@ async fn ingest_in(
     store_statuses(conn, &statuses, &mut outcomes).await?;
     let inserted = sql::insert_unknowns(conn, &unknowns).await?;
     for (row, new) in unknowns.iter().zip(inserted) {
-        record(&mut outcomes[row.delivery], new, row.event.channel, "unknown");
+        record(
+            &mut outcomes[row.delivery],
+            new,
+            row.event.channel,
+            "unknown",
+        );
     }
     Ok(outcomes)
 }
@@ -220,7 +233,8 @@ async fn store_messages(
         return Ok(());
     }
     let conversations = sql::upsert_conversations(conn, &merge_conversations(rows)).await?;
-    let conversation_of = |m: &InboundMessage| conversations[&(m.channel.as_str(), &*m.business_id, &*m.customer.id)];
+    let conversation_of =
+        |m: &InboundMessage| conversations[&(m.channel.as_str(), &*m.business_id, &*m.customer.id)];
     let conversation_ids: Vec<i64> = rows.iter().map(|r| conversation_of(r.message)).collect();
     let inserted = sql::insert_messages(conn, rows, &conversation_ids).await?;
     for ((row, new), conversation) in rows.iter().zip(inserted).zip(conversation_ids) {
@@ -266,8 +280,13 @@ fn merge_conversations<'a>(rows: &[MessageRow<'a>]) -> Vec<ConversationUpsert<'a
         let m = row.message;
         let sent_at = to_ms(m.timestamp);
         let customer_at = m.is_customer_activity().then_some(sent_at);
-        let referral_at = (m.referral.is_some() && m.direction == Direction::Inbound).then_some(sent_at);
-        let key = (m.channel.as_str(), m.business_id.as_str(), m.customer.id.as_str());
+        let referral_at =
+            (m.referral.is_some() && m.direction == Direction::Inbound).then_some(sent_at);
+        let key = (
+            m.channel.as_str(),
+            m.business_id.as_str(),
+            m.customer.id.as_str(),
+        );
         match index.get(&key) {
             Some(&i) => {
                 let c = &mut merged[i];
@@ -351,7 +370,8 @@ fn merge_outbox_updates<'a>(statuses: &[&'a StatusUpdate]) -> Vec<OutboxAdvance<
     for s in statuses {
         let first_error = s.errors.first();
         let error_code = first_error.map(|e| e.code);
-        let error_detail = first_error.and_then(|e| e.details.clone().or_else(|| e.message.clone()));
+        let error_detail =
+            first_error.and_then(|e| e.details.clone().or_else(|| e.message.clone()));
         let key = (s.channel.as_str(), s.provider_message_id.as_str());
         match index.get(&key) {
             Some(&i) => {

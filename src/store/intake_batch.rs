@@ -63,7 +63,9 @@ pub struct IntakeQueue {
 
 impl fmt::Debug for IntakeQueue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("IntakeQueue").field("queued", &self.queued()).finish()
+        f.debug_struct("IntakeQueue")
+            .field("queued", &self.queued())
+            .finish()
     }
 }
 

@@ -14,7 +14,8 @@ use std::fmt::Write;
 use sqlx::{AnyConnection, Row};
 
 use super::intake::{
-    Candidate, ConversationUpsert, EventKey, MessageRow, NewDelivery, OutboxAdvance, StatusRow, UnknownRow,
+    Candidate, ConversationUpsert, EventKey, MessageRow, NewDelivery, OutboxAdvance, StatusRow,
+    UnknownRow,
 };
 use super::{Backend, to_ms};
 use crate::channels::model::{DeliveryStatus, Direction, Forwarded, StatusUpdate};
@@ -29,7 +30,12 @@ fn values(rows: usize, columns: usize) -> String {
     for r in 0..rows {
         sql.push_str(if r == 0 { "(" } else { ", (" });
         for c in 0..columns {
-            let _ = write!(sql, "{}${}", if c == 0 { "" } else { ", " }, r * columns + c + 1);
+            let _ = write!(
+                sql,
+                "{}${}",
+                if c == 0 { "" } else { ", " },
+                r * columns + c + 1
+            );
         }
         sql.push(')');
     }
@@ -228,7 +234,9 @@ pub(super) async fn upsert_conversations<'a>(
                 (row.try_get(1)?, row.try_get(2)?, row.try_get(3)?);
             let upsert = by_key
                 .get(&(channel.as_str(), business.as_str(), customer.as_str()))
-                .ok_or_else(|| anyhow::anyhow!("the conversation upsert returned a row it was not given"))?;
+                .ok_or_else(|| {
+                    anyhow::anyhow!("the conversation upsert returned a row it was not given")
+                })?;
             ids.insert((upsert.channel, upsert.business_id, upsert.customer_id), id);
         }
     }
@@ -249,11 +257,22 @@ pub(super) async fn insert_messages(
     let position: HashMap<(&str, &str), usize> = rows
         .iter()
         .enumerate()
-        .map(|(i, r)| ((r.message.channel.as_str(), r.message.provider_message_id.as_str()), i))
+        .map(|(i, r)| {
+            (
+                (
+                    r.message.channel.as_str(),
+                    r.message.provider_message_id.as_str(),
+                ),
+                i,
+            )
+        })
         .collect();
     let mut inserted = vec![false; rows.len()];
     let per_chunk = MAX_PARAMS / 16;
-    for (chunk, conversation_ids) in rows.chunks(per_chunk).zip(conversation_ids.chunks(per_chunk)) {
+    for (chunk, conversation_ids) in rows
+        .chunks(per_chunk)
+        .zip(conversation_ids.chunks(per_chunk))
+    {
         let sql = format!(
             "INSERT INTO messages (conversation_id, channel, provider_message_id, direction, kind, body, payload, \
                  reply_to, forwarded, referral, standby, triggers_reply, sent_at, received_at, delivery_id, raw) \
@@ -304,14 +323,21 @@ pub(super) async fn insert_messages(
 }
 
 /// Inserts the statuses; `false` for one already stored.
-pub(super) async fn insert_statuses(conn: &mut AnyConnection, rows: &[StatusRow<'_>]) -> sqlx::Result<Vec<bool>> {
+pub(super) async fn insert_statuses(
+    conn: &mut AnyConnection,
+    rows: &[StatusRow<'_>],
+) -> sqlx::Result<Vec<bool>> {
     let position: HashMap<(&str, &str, &str), usize> = rows
         .iter()
         .enumerate()
         .map(|(i, r)| {
             let s = r.status;
             (
-                (s.channel.as_str(), s.provider_message_id.as_str(), s.status.as_str()),
+                (
+                    s.channel.as_str(),
+                    s.provider_message_id.as_str(),
+                    s.status.as_str(),
+                ),
                 i,
             )
         })
@@ -338,14 +364,18 @@ pub(super) async fn insert_statuses(conn: &mut AnyConnection, rows: &[StatusRow<
                 .bind(to_ms(s.timestamp))
                 .bind(s.recipient_id.as_deref())
                 .bind(s.errors.first().map(|e| e.code))
-                .bind((!s.errors.is_empty()).then(|| serde_json::to_string(&s.errors).unwrap_or_default()))
+                .bind(
+                    (!s.errors.is_empty())
+                        .then(|| serde_json::to_string(&s.errors).unwrap_or_default()),
+                )
                 .bind(s.pricing.as_ref().and_then(|p| p.pricing_type.clone()))
                 .bind(s.pricing.as_ref().and_then(|p| p.category.clone()))
                 .bind(r.delivery_id)
                 .bind(s.raw.to_string());
         }
         for row in query.fetch_all(&mut *conn).await? {
-            let (channel, id, status): (String, String, String) = (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
+            let (channel, id, status): (String, String, String) =
+                (row.try_get(0)?, row.try_get(1)?, row.try_get(2)?);
             if let Some(&i) = position.get(&(channel.as_str(), id.as_str(), status.as_str())) {
                 inserted[i] = true;
             }
@@ -357,7 +387,10 @@ pub(super) async fn insert_statuses(conn: &mut AnyConnection, rows: &[StatusRow<
 /// Moves each sent message's delivery state forward, one row per message.
 /// `UPDATE ... FROM (VALUES ...)` works on both backends; the columns of a
 /// `VALUES` list are named `column1`, `column2`, ... on both.
-pub(super) async fn advance_outbox(conn: &mut AnyConnection, rows: &[OutboxAdvance<'_>]) -> sqlx::Result<()> {
+pub(super) async fn advance_outbox(
+    conn: &mut AnyConnection,
+    rows: &[OutboxAdvance<'_>],
+) -> sqlx::Result<()> {
     for chunk in rows.chunks(MAX_PARAMS / 6) {
         let sql = format!(
             "UPDATE outbox SET delivery_status = v.column1, status_rank = v.column2, \
@@ -384,7 +417,10 @@ pub(super) async fn advance_outbox(conn: &mut AnyConnection, rows: &[OutboxAdvan
 }
 
 /// Records the pricing type Meta reported, per (channel, message id).
-pub(super) async fn set_pricing(conn: &mut AnyConnection, rows: &[(&'static str, &str, &str)]) -> sqlx::Result<()> {
+pub(super) async fn set_pricing(
+    conn: &mut AnyConnection,
+    rows: &[(&'static str, &str, &str)],
+) -> sqlx::Result<()> {
     for chunk in rows.chunks(MAX_PARAMS / 3) {
         let sql = format!(
             "UPDATE outbox SET pricing_type = v.column3 FROM (VALUES {}) AS v \
@@ -415,8 +451,15 @@ pub(super) async fn close_window(conn: &mut AnyConnection, s: &StatusUpdate) -> 
 }
 
 /// Inserts the unknown events; `false` for one already stored.
-pub(super) async fn insert_unknowns(conn: &mut AnyConnection, rows: &[UnknownRow<'_>]) -> sqlx::Result<Vec<bool>> {
-    let position: HashMap<&str, usize> = rows.iter().enumerate().map(|(i, r)| (r.dedupe_key, i)).collect();
+pub(super) async fn insert_unknowns(
+    conn: &mut AnyConnection,
+    rows: &[UnknownRow<'_>],
+) -> sqlx::Result<Vec<bool>> {
+    let position: HashMap<&str, usize> = rows
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (r.dedupe_key, i))
+        .collect();
     let mut inserted = vec![false; rows.len()];
     for chunk in rows.chunks(MAX_PARAMS / 6) {
         let sql = format!(

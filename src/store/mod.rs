@@ -8,15 +8,15 @@
 //! writers queue in Rust instead of failing with `SQLITE_BUSY`.
 
 pub mod agent;
+mod conversations;
+pub mod escalations;
 mod intake;
 mod intake_batch;
 mod intake_sql;
-mod conversations;
-pub mod escalations;
-mod outbox;
 pub mod notifications;
-pub mod timers;
+mod outbox;
 pub mod scheduling;
+pub mod timers;
 mod turns;
 
 use std::str::FromStr;
@@ -29,11 +29,15 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{Any, AnyPool, Executor, Transaction};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
-pub use conversations::{ConversationRow, Owner, conversation_in, mark_window_closed, open_free_entry, set_owner};
+pub use conversations::{
+    ConversationRow, Owner, conversation_in, mark_window_closed, open_free_entry, set_owner,
+};
+pub use escalations::{
+    EscalationEvent, EscalationFilter, EscalationRow, EscalationState, NewEscalation,
+};
 pub use intake::{IngestOutcome, NewDelivery};
 pub use intake_batch::{GroupCommit, IntakeQueue, IntakeWriter};
 pub use outbox::{NewOutbound, OutboxRow, OutboxState, SendFailure, enqueue};
-pub use escalations::{EscalationEvent, EscalationFilter, EscalationRow, EscalationState, NewEscalation};
 pub use timers::{NewTimer, TimerRow};
 pub use turns::{NewTurn, PendingMessage, TurnRecord, record_turn, set_turn_reply};
 
@@ -89,7 +93,8 @@ impl Store {
         let pool = match backend {
             Backend::Sqlite => {
                 let url = sqlite_url_with_create(url)?;
-                let options = AnyConnectOptions::from_str(&url).context("parsing the SQLite URL")?;
+                let options =
+                    AnyConnectOptions::from_str(&url).context("parsing the SQLite URL")?;
                 AnyPoolOptions::new()
                     .max_connections(8)
                     .acquire_timeout(POOL_ACQUIRE_TIMEOUT)
@@ -101,8 +106,10 @@ impl Store {
                             conn.execute("PRAGMA journal_mode = WAL").await?;
                             conn.execute("PRAGMA synchronous = NORMAL").await?;
                             conn.execute("PRAGMA foreign_keys = ON").await?;
-                            conn.execute(format!("PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}").as_str())
-                                .await?;
+                            conn.execute(
+                                format!("PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}").as_str(),
+                            )
+                            .await?;
                             Ok(())
                         })
                     })
@@ -111,7 +118,8 @@ impl Store {
                     .context("opening the SQLite database")?
             }
             Backend::Postgres => {
-                let options = AnyConnectOptions::from_str(url).context("parsing the PostgreSQL URL")?;
+                let options =
+                    AnyConnectOptions::from_str(url).context("parsing the PostgreSQL URL")?;
                 AnyPoolOptions::new()
                     .max_connections(16)
                     .acquire_timeout(POOL_ACQUIRE_TIMEOUT)
@@ -124,7 +132,10 @@ impl Store {
             Backend::Sqlite => &SQLITE_MIGRATIONS,
             Backend::Postgres => &POSTGRES_MIGRATIONS,
         };
-        migrator.run(&pool).await.context("running database migrations")?;
+        migrator
+            .run(&pool)
+            .await
+            .context("running database migrations")?;
         Ok(Store {
             pool,
             backend,
@@ -181,7 +192,9 @@ fn sqlite_url_with_create(url: &str) -> anyhow::Result<String> {
         .next()
         .unwrap_or_default();
     if path.is_empty() || path == ":memory:" {
-        anyhow::bail!("database_url: SQLite needs a file path (in-memory databases are not durable)");
+        anyhow::bail!(
+            "database_url: SQLite needs a file path (in-memory databases are not durable)"
+        );
     }
     if let Some(dir) = std::path::Path::new(path).parent()
         && !dir.as_os_str().is_empty()

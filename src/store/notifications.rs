@@ -36,7 +36,12 @@ pub async fn notify(
 }
 
 impl Store {
-    pub async fn claim_notifications(&self, now: DateTime<Utc>, limit: i64, lease: Duration) -> sqlx::Result<Vec<NotificationRow>> {
+    pub async fn claim_notifications(
+        &self,
+        now: DateTime<Utc>,
+        limit: i64,
+        lease: Duration,
+    ) -> sqlx::Result<Vec<NotificationRow>> {
         let lock = match self.backend() {
             Backend::Postgres => " FOR UPDATE SKIP LOCKED",
             Backend::Sqlite => "",
@@ -57,7 +62,12 @@ impl Store {
         tx.commit().await?;
         Ok(rows
             .into_iter()
-            .map(|(id, event, payload, attempts)| NotificationRow { id, event, payload, attempts })
+            .map(|(id, event, payload, attempts)| NotificationRow {
+                id,
+                event,
+                payload,
+                attempts,
+            })
             .collect())
     }
 
@@ -71,7 +81,12 @@ impl Store {
     }
 
     /// A failed attempt: retry at `at`, or give up (`at` = `None`).
-    pub async fn notification_failed(&self, id: i64, at: Option<DateTime<Utc>>, error: &str) -> sqlx::Result<()> {
+    pub async fn notification_failed(
+        &self,
+        id: i64,
+        at: Option<DateTime<Utc>>,
+        error: &str,
+    ) -> sqlx::Result<()> {
         let (state, next) = match at {
             Some(at) => ("pending", Some(to_ms(at))),
             None => ("failed", None),

@@ -133,7 +133,11 @@ fn from_raw(r: Raw) -> anyhow::Result<OutboxRow> {
 
 /// Inside the caller's transaction: adds a row. Returns `None` when a row
 /// with the same dedupe key exists (the decision was already made).
-pub async fn enqueue(conn: &mut AnyConnection, new: &NewOutbound, now: DateTime<Utc>) -> anyhow::Result<Option<i64>> {
+pub async fn enqueue(
+    conn: &mut AnyConnection,
+    new: &NewOutbound,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Option<i64>> {
     let template_category = match &new.message.body {
         OutboundBody::Template { category, .. } => category.clone(),
         _ => None,
@@ -163,7 +167,11 @@ pub async fn enqueue(conn: &mut AnyConnection, new: &NewOutbound, now: DateTime<
 
 impl Store {
     /// Adds one row in its own transaction.
-    pub async fn enqueue(&self, new: &NewOutbound, now: DateTime<Utc>) -> anyhow::Result<Option<i64>> {
+    pub async fn enqueue(
+        &self,
+        new: &NewOutbound,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<Option<i64>> {
         let mut tx = self.begin_write().await?;
         let id = enqueue(&mut tx.tx, new, now).await?;
         tx.commit().await?;
@@ -172,7 +180,12 @@ impl Store {
 
     /// Claims up to `limit` due rows with a lease; several instances never
     /// claim the same row.
-    pub async fn claim_outbox(&self, now: DateTime<Utc>, limit: i64, lease: Duration) -> anyhow::Result<Vec<OutboxRow>> {
+    pub async fn claim_outbox(
+        &self,
+        now: DateTime<Utc>,
+        limit: i64,
+        lease: Duration,
+    ) -> anyhow::Result<Vec<OutboxRow>> {
         let select = match self.backend() {
             Backend::Postgres => {
                 "SELECT id FROM outbox WHERE state = 'pending' AND next_attempt_at <= $2 \
@@ -199,14 +212,22 @@ impl Store {
             .fetch_all(&mut *tx.tx)
             .await?;
         tx.commit().await?;
-        let mut out = rows.into_iter().map(from_raw).collect::<anyhow::Result<Vec<_>>>()?;
+        let mut out = rows
+            .into_iter()
+            .map(from_raw)
+            .collect::<anyhow::Result<Vec<_>>>()?;
         out.sort_by_key(|r| r.id);
         Ok(out)
     }
 
     /// The send succeeded: record Meta's id. Also opens the free entry point
     /// window when this is a timely reply to an ad referral.
-    pub async fn mark_sent(&self, row: &OutboxRow, provider_message_id: Option<&str>, now: DateTime<Utc>) -> anyhow::Result<()> {
+    pub async fn mark_sent(
+        &self,
+        row: &OutboxRow,
+        provider_message_id: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<()> {
         let mut tx = self.begin_write().await?;
         sqlx::query(
             "UPDATE outbox SET state = 'sent', provider_message_id = $1, sent_at = $2, lease_until = NULL, \
@@ -220,7 +241,8 @@ impl Store {
         if let Some(conversation_id) = row.conversation_id
             && let Some(conversation) = super::conversation_in(&mut tx.tx, conversation_id).await?
             && let Some(referral_at) = conversation.referral_at
-            && let Some(until) = crate::conversation::window::free_entry_after_reply(referral_at, now)
+            && let Some(until) =
+                crate::conversation::window::free_entry_after_reply(referral_at, now)
         {
             super::open_free_entry(&mut tx.tx, conversation_id, until).await?;
         }
@@ -229,7 +251,12 @@ impl Store {
     }
 
     /// A retryable failure: back to `pending` at `retry_at`.
-    pub async fn reschedule(&self, id: i64, retry_at: DateTime<Utc>, failure: &SendFailure) -> anyhow::Result<()> {
+    pub async fn reschedule(
+        &self,
+        id: i64,
+        retry_at: DateTime<Utc>,
+        failure: &SendFailure,
+    ) -> anyhow::Result<()> {
         sqlx::query(
             "UPDATE outbox SET state = 'pending', next_attempt_at = $1, lease_until = NULL, \
                  error_code = $2, error_subcode = $3, error_detail = $4 WHERE id = $5",
@@ -258,7 +285,13 @@ impl Store {
     }
 
     /// A permanent failure (or a window error, recorded as `window_closed`).
-    pub async fn fail(&self, row: &OutboxRow, state: OutboxState, failure: &SendFailure, now: DateTime<Utc>) -> anyhow::Result<()> {
+    pub async fn fail(
+        &self,
+        row: &OutboxRow,
+        state: OutboxState,
+        failure: &SendFailure,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<()> {
         let mut tx = self.begin_write().await?;
         sqlx::query(
             "UPDATE outbox SET state = $1, lease_until = NULL, error_code = $2, error_subcode = $3, \
@@ -294,7 +327,13 @@ impl Store {
 
     /// Times of the latest successful sends to one recipient (newest first),
     /// for per-customer pacing.
-    pub async fn recent_sends_to(&self, channel: &str, recipient: &str, since: DateTime<Utc>, limit: i64) -> sqlx::Result<Vec<DateTime<Utc>>> {
+    pub async fn recent_sends_to(
+        &self,
+        channel: &str,
+        recipient: &str,
+        since: DateTime<Utc>,
+        limit: i64,
+    ) -> sqlx::Result<Vec<DateTime<Utc>>> {
         let rows: Vec<i64> = sqlx::query_scalar(
             "SELECT sent_at FROM outbox WHERE channel = $1 AND recipient = $2 AND state = 'sent' \
                  AND kind <> 'mark_read' AND sent_at >= $3 ORDER BY sent_at DESC LIMIT $4",
@@ -310,26 +349,33 @@ impl Store {
 
     /// The next time a pending row becomes due, for the sender's sleep.
     pub async fn next_outbox_due(&self) -> sqlx::Result<Option<DateTime<Utc>>> {
-        let next: Option<i64> = sqlx::query_scalar("SELECT MIN(next_attempt_at) FROM outbox WHERE state = 'pending'")
-            .fetch_one(self.pool())
-            .await?;
+        let next: Option<i64> =
+            sqlx::query_scalar("SELECT MIN(next_attempt_at) FROM outbox WHERE state = 'pending'")
+                .fetch_one(self.pool())
+                .await?;
         Ok(next.map(from_ms))
     }
 
     /// Outbox rows of a conversation, oldest first.
-    pub async fn outbox_for_conversation(&self, conversation_id: i64) -> anyhow::Result<Vec<OutboxRow>> {
-        let rows: Vec<Raw> = sqlx::query_as(&format!("SELECT {COLUMNS} FROM outbox WHERE conversation_id = $1 ORDER BY id"))
-            .bind(conversation_id)
-            .fetch_all(self.pool())
-            .await?;
+    pub async fn outbox_for_conversation(
+        &self,
+        conversation_id: i64,
+    ) -> anyhow::Result<Vec<OutboxRow>> {
+        let rows: Vec<Raw> = sqlx::query_as(&format!(
+            "SELECT {COLUMNS} FROM outbox WHERE conversation_id = $1 ORDER BY id"
+        ))
+        .bind(conversation_id)
+        .fetch_all(self.pool())
+        .await?;
         rows.into_iter().map(from_raw).collect()
     }
 
     pub async fn outbox_row(&self, id: i64) -> anyhow::Result<Option<OutboxRow>> {
-        let row: Option<Raw> = sqlx::query_as(&format!("SELECT {COLUMNS} FROM outbox WHERE id = $1"))
-            .bind(id)
-            .fetch_optional(self.pool())
-            .await?;
+        let row: Option<Raw> =
+            sqlx::query_as(&format!("SELECT {COLUMNS} FROM outbox WHERE id = $1"))
+                .bind(id)
+                .fetch_optional(self.pool())
+                .await?;
         row.map(from_raw).transpose()
     }
 }

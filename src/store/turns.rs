@@ -31,7 +31,15 @@ pub struct TurnRecord {
 }
 
 /// id, customer_text, reply_text, class, decision, articles (JSON), created_at.
-type TurnRow = (i64, String, Option<String>, Option<String>, String, String, i64);
+type TurnRow = (
+    i64,
+    String,
+    Option<String>,
+    Option<String>,
+    String,
+    String,
+    i64,
+);
 
 /// A turn to record, with the triage and reply decided for it.
 #[derive(Debug, Clone, Default)]
@@ -56,7 +64,12 @@ pub struct NewTurn {
 impl Store {
     /// Conversations with waiting messages whose newest message is older
     /// than the quiet period (so a burst becomes one turn), oldest first.
-    pub async fn conversations_ready(&self, now: DateTime<Utc>, quiet: Duration, limit: i64) -> sqlx::Result<Vec<i64>> {
+    pub async fn conversations_ready(
+        &self,
+        now: DateTime<Utc>,
+        quiet: Duration,
+        limit: i64,
+    ) -> sqlx::Result<Vec<i64>> {
         sqlx::query_scalar(
             "SELECT m.conversation_id FROM messages m JOIN conversations c ON c.id = m.conversation_id \
              WHERE m.triggers_reply AND m.turn_id IS NULL \
@@ -105,7 +118,10 @@ impl Store {
     }
 
     /// The earliest time a waiting conversation becomes ready, if any.
-    pub async fn next_conversation_ready(&self, quiet: Duration) -> sqlx::Result<Option<DateTime<Utc>>> {
+    pub async fn next_conversation_ready(
+        &self,
+        quiet: Duration,
+    ) -> sqlx::Result<Option<DateTime<Utc>>> {
         let at: Option<i64> = sqlx::query_scalar(
             "SELECT MIN(last) FROM (SELECT MAX(received_at) AS last FROM messages \
              WHERE triggers_reply AND turn_id IS NULL GROUP BY conversation_id) AS waiting",
@@ -117,7 +133,12 @@ impl Store {
 
     /// Takes the conversation for one worker until `now + lease`; `false`
     /// when another worker holds it.
-    pub async fn claim_conversation(&self, id: i64, now: DateTime<Utc>, lease: Duration) -> sqlx::Result<bool> {
+    pub async fn claim_conversation(
+        &self,
+        id: i64,
+        now: DateTime<Utc>,
+        lease: Duration,
+    ) -> sqlx::Result<bool> {
         let mut tx = self.begin_write().await?;
         let claimed = sqlx::query(
             "UPDATE conversations SET processing_until = $1 \
@@ -143,7 +164,10 @@ impl Store {
     }
 
     /// The conversation's waiting messages, oldest first.
-    pub async fn pending_messages(&self, conversation_id: i64) -> sqlx::Result<Vec<PendingMessage>> {
+    pub async fn pending_messages(
+        &self,
+        conversation_id: i64,
+    ) -> sqlx::Result<Vec<PendingMessage>> {
         let rows: Vec<(i64, String, String, Option<String>, i64, i64)> = sqlx::query_as(
             "SELECT id, provider_message_id, kind, body, sent_at, received_at FROM messages \
              WHERE conversation_id = $1 AND triggers_reply AND turn_id IS NULL ORDER BY sent_at, id",
@@ -165,7 +189,11 @@ impl Store {
     }
 
     /// The last `n` turns of a conversation, oldest first.
-    pub async fn recent_turns(&self, conversation_id: i64, n: i64) -> anyhow::Result<Vec<TurnRecord>> {
+    pub async fn recent_turns(
+        &self,
+        conversation_id: i64,
+        n: i64,
+    ) -> anyhow::Result<Vec<TurnRecord>> {
         let rows: Vec<TurnRow> = sqlx::query_as(
             "SELECT id, customer_text, reply_text, class, decision, articles, created_at FROM turns \
              WHERE conversation_id = $1 ORDER BY id DESC LIMIT $2",
@@ -196,7 +224,11 @@ impl Store {
 /// Inside the caller's transaction: records the turn and attaches its
 /// messages. `None` when the messages were already taken by another turn
 /// (a worker whose lease expired finished after all): the caller rolls back.
-pub async fn record_turn(conn: &mut AnyConnection, turn: &NewTurn, now: DateTime<Utc>) -> anyhow::Result<Option<i64>> {
+pub async fn record_turn(
+    conn: &mut AnyConnection,
+    turn: &NewTurn,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Option<i64>> {
     let Some(first) = turn.message_ids.first().copied() else {
         anyhow::bail!("a turn needs at least one message");
     };
@@ -225,12 +257,13 @@ pub async fn record_turn(conn: &mut AnyConnection, turn: &NewTurn, now: DateTime
     let Some(id) = id else { return Ok(None) };
     let mut attached = 0;
     for message_id in &turn.message_ids {
-        attached += sqlx::query("UPDATE messages SET turn_id = $1 WHERE id = $2 AND turn_id IS NULL")
-            .bind(id)
-            .bind(message_id)
-            .execute(&mut *conn)
-            .await?
-            .rows_affected();
+        attached +=
+            sqlx::query("UPDATE messages SET turn_id = $1 WHERE id = $2 AND turn_id IS NULL")
+                .bind(id)
+                .bind(message_id)
+                .execute(&mut *conn)
+                .await?
+                .rows_affected();
     }
     if attached != turn.message_ids.len() as u64 {
         return Ok(None);
@@ -239,7 +272,11 @@ pub async fn record_turn(conn: &mut AnyConnection, turn: &NewTurn, now: DateTime
 }
 
 /// Links the turn to the outbox row carrying its reply.
-pub async fn set_turn_reply(conn: &mut AnyConnection, turn_id: i64, outbox_id: i64) -> sqlx::Result<()> {
+pub async fn set_turn_reply(
+    conn: &mut AnyConnection,
+    turn_id: i64,
+    outbox_id: i64,
+) -> sqlx::Result<()> {
     sqlx::query("UPDATE turns SET reply_outbox_id = $1 WHERE id = $2")
         .bind(outbox_id)
         .bind(turn_id)

@@ -34,7 +34,10 @@ async fn wait_for_texts(app: &TestApp, n: usize) -> Vec<String> {
         if sent.len() >= n {
             return sent;
         }
-        assert!(tokio::time::Instant::now() < deadline, "expected {n} replies, got {sent:?}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "expected {n} replies, got {sent:?}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -51,12 +54,22 @@ async fn last_turn(app: &TestApp) -> (String, String, bool, String, String) {
 }
 
 async fn say_whatsapp(app: &TestApp, customer: &str, wamid: &str, text: &str) {
-    assert_eq!(app.post_whatsapp(&whatsapp_text(customer, wamid, now_secs(), text)).await.status(), 200);
+    assert_eq!(
+        app.post_whatsapp(&whatsapp_text(customer, wamid, now_secs(), text))
+            .await
+            .status(),
+        200
+    );
 }
 
 async fn say_messenger(app: &TestApp, psid: &str, mid: &str, text: &str) {
     let t = chrono::Utc::now().timestamp_millis();
-    assert_eq!(app.post_messenger(&messenger_text(psid, mid, t, text)).await.status(), 200);
+    assert_eq!(
+        app.post_messenger(&messenger_text(psid, mid, t, text))
+            .await
+            .status(),
+        200
+    );
 }
 
 on_both_databases! {
@@ -213,7 +226,12 @@ async fn two_instances_on_one_postgres_answer_each_turn_exactly_once() {
     let url = first.database_url.clone();
     let graph_base = first.graph.base_url();
     let dir = tempfile::tempdir().unwrap();
-    let mut config = crate::helpers::test_config(dir.path(), &url, &graph_base, Some(crate::helpers::APP_SECRET));
+    let mut config = crate::helpers::test_config(
+        dir.path(),
+        &url,
+        &graph_base,
+        Some(crate::helpers::APP_SECRET),
+    );
     config.sender.mark_read = false;
     let second = ventana::startup::Application::build(config).await.unwrap();
     let second_address = format!("http://{}", second.local_addr());
@@ -221,13 +239,28 @@ async fn two_instances_on_one_postgres_answer_each_turn_exactly_once() {
     tokio::spawn(second.run_until_stopped(stop.clone()));
     // Conversations arrive through both instances; both pipelines and senders run.
     for i in 0..20 {
-        let body = whatsapp_text(&format!("52155200000{i:02}"), &format!("wamid.multi{i}"), now_secs(), "hola");
+        let body = whatsapp_text(
+            &format!("52155200000{i:02}"),
+            &format!("wamid.multi{i}"),
+            now_secs(),
+            "hola",
+        );
         let bytes = body.to_string();
-        let target = if i % 2 == 0 { first.address.clone() } else { second_address.clone() };
+        let target = if i % 2 == 0 {
+            first.address.clone()
+        } else {
+            second_address.clone()
+        };
         let response = first
             .client
             .post(format!("{target}/webhooks/whatsapp"))
-            .header("x-hub-signature-256", ventana::channels::signature::sign(crate::helpers::APP_SECRET.as_bytes(), bytes.as_bytes()))
+            .header(
+                "x-hub-signature-256",
+                ventana::channels::signature::sign(
+                    crate::helpers::APP_SECRET.as_bytes(),
+                    bytes.as_bytes(),
+                ),
+            )
             .body(bytes)
             .send()
             .await
@@ -273,12 +306,24 @@ const MATRIX: &[(&str, &str, &str)] = &[
     ("faq", "es", "cuanto tarda en llegar un pedido a puebla?"),
     ("faq", "pt", "como faço para pagar no oxxo?"),
     ("faq", "en", "how long does delivery take to monterrey?"),
-    ("urgent", "es", "me llego un cobro doble de la misma compra en mi tarjeta"),
+    (
+        "urgent",
+        "es",
+        "me llego un cobro doble de la misma compra en mi tarjeta",
+    ),
     ("urgent", "pt", "meu carregador começou a soltar fumaça"),
-    ("urgent", "en", "someone logged into my account and changed my password"),
+    (
+        "urgent",
+        "en",
+        "someone logged into my account and changed my password",
+    ),
     ("human", "es", "quiero hablar con una persona por favor"),
     ("human", "pt", "quero falar com um atendente humano"),
-    ("human", "en", "please have someone from your team call me back"),
+    (
+        "human",
+        "en",
+        "please have someone from your team call me back",
+    ),
 ];
 
 /// Sends every phrasing on both channels and checks each turn's class,
@@ -286,10 +331,23 @@ const MATRIX: &[(&str, &str, &str)] = &[
 async fn run_matrix(app: &TestApp) {
     let t = chrono::Utc::now();
     for (i, (_, _, text)) in MATRIX.iter().enumerate() {
-        say_whatsapp(app, &format!("52155300000{i:02}"), &format!("wamid.mx{i}"), text).await;
+        say_whatsapp(
+            app,
+            &format!("52155300000{i:02}"),
+            &format!("wamid.mx{i}"),
+            text,
+        )
+        .await;
         let psid = format!("PSID-MX-{i}");
         assert_eq!(
-            app.post_messenger(&messenger_text(&psid, &format!("m_mx{i}"), t.timestamp_millis(), text)).await.status(),
+            app.post_messenger(&messenger_text(
+                &psid,
+                &format!("m_mx{i}"),
+                t.timestamp_millis(),
+                text
+            ))
+            .await
+            .status(),
             200
         );
     }
@@ -304,7 +362,11 @@ async fn run_matrix(app: &TestApp) {
             .fetch_one(app.state.store.pool())
             .await
             .unwrap();
-            let expected_decision = if *class == "faq" { "answer" } else { "acknowledge" };
+            let expected_decision = if *class == "faq" {
+                "answer"
+            } else {
+                "acknowledge"
+            };
             assert_eq!(
                 (row.0.as_str(), row.1.as_str(), row.2.as_str(), row.3 != 0),
                 (*class, *lang, expected_decision, *class != "faq"),
@@ -312,8 +374,12 @@ async fn run_matrix(app: &TestApp) {
             );
             let reply = row.4.expect("a reply");
             let sent = app.graph.requests().iter().any(|r| {
-                let to = r.body["to"].as_str().or_else(|| r.body["recipient"]["id"].as_str());
-                let body = r.body["text"]["body"].as_str().or_else(|| r.body["message"]["text"].as_str());
+                let to = r.body["to"]
+                    .as_str()
+                    .or_else(|| r.body["recipient"]["id"].as_str());
+                let body = r.body["text"]["body"]
+                    .as_str()
+                    .or_else(|| r.body["message"]["text"].as_str());
                 to == Some(customer.as_str()) && body == Some(reply.as_str())
             });
             assert!(sent, "{customer}: the reply reached the Graph API");

@@ -27,7 +27,10 @@ fri = ["09:00-19:00"]
 "#;
 
 fn mexico(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> DateTime<Utc> {
-    Mexico_City.with_ymd_and_hms(y, mo, d, h, mi, 0).unwrap().with_timezone(&Utc)
+    Mexico_City
+        .with_ymd_and_hms(y, mo, d, h, mi, 0)
+        .unwrap()
+        .with_timezone(&Utc)
 }
 
 async fn spawn_at(db: Db, at: DateTime<Utc>) -> TestApp {
@@ -52,7 +55,10 @@ async fn texts_sent(app: &TestApp, n: usize) -> Vec<String> {
         if texts.len() >= n {
             return texts;
         }
-        assert!(tokio::time::Instant::now() < deadline, "expected {n} texts, got {texts:?}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "expected {n} texts, got {texts:?}"
+        );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }

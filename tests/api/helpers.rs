@@ -51,7 +51,8 @@ macro_rules! on_both_databases {
 
 /// PostgreSQL server used by the tests (CI starts the machine's local one).
 pub fn postgres_admin_url() -> String {
-    std::env::var("VENTANA_TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+    std::env::var("VENTANA_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
 /// A fresh, empty database URL for one test.
@@ -110,17 +111,34 @@ impl Options {
 }
 
 /// The configuration every test starts from: everything local.
-pub fn test_config(dir: &std::path::Path, database_url: &str, graph_base: &str, app_secret: Option<&str>) -> Config {
+pub fn test_config(
+    dir: &std::path::Path,
+    database_url: &str,
+    graph_base: &str,
+    app_secret: Option<&str>,
+) -> Config {
     let mut env = vec![
         ("VENTANA_LISTEN".to_string(), "127.0.0.1:0".to_string()),
-        ("VENTANA_DATA_DIR".into(), dir.join("data").display().to_string()),
+        (
+            "VENTANA_DATA_DIR".into(),
+            dir.join("data").display().to_string(),
+        ),
         ("VENTANA_DATABASE_URL".into(), database_url.to_string()),
-        ("VENTANA_KNOWLEDGE_DIR".into(), concat!(env!("CARGO_MANIFEST_DIR"), "/knowledge").into()),
-        ("VENTANA_PROMPTS_DIR".into(), concat!(env!("CARGO_MANIFEST_DIR"), "/prompts").into()),
+        (
+            "VENTANA_KNOWLEDGE_DIR".into(),
+            concat!(env!("CARGO_MANIFEST_DIR"), "/knowledge").into(),
+        ),
+        (
+            "VENTANA_PROMPTS_DIR".into(),
+            concat!(env!("CARGO_MANIFEST_DIR"), "/prompts").into(),
+        ),
         ("VENTANA_META__VERIFY_TOKEN".into(), VERIFY_TOKEN.into()),
         ("VENTANA_META__ACCESS_TOKEN".into(), WA_TOKEN.into()),
         ("VENTANA_META__PAGE_TOKEN".into(), PAGE_TOKEN.into()),
-        ("VENTANA_META__GRAPH_API_BASE".into(), graph_base.to_string()),
+        (
+            "VENTANA_META__GRAPH_API_BASE".into(),
+            graph_base.to_string(),
+        ),
         ("VENTANA_PIPELINE__QUIET_PERIOD_MS".into(), "0".into()),
         ("VENTANA_SENDER__BACKOFF_BASE_MS".into(), "20".into()),
         ("VENTANA_SENDER__BACKOFF_MAX_MS".into(), "200".into()),
@@ -140,13 +158,20 @@ impl TestApp {
         let dir = tempfile::tempdir().expect("temp dir");
         let graph = FakeGraph::start().await;
         let database_url = fresh_database(options.db, dir.path()).await;
-        let mut config = test_config(dir.path(), &database_url, &graph.base_url(), options.app_secret);
+        let mut config = test_config(
+            dir.path(),
+            &database_url,
+            &graph.base_url(),
+            options.app_secret,
+        );
         (options.configure)(&mut config);
         let clock = match options.start_at {
             Some(t) => Clock::manual(t),
             None => Clock::system(),
         };
-        let app = Application::build_with_clock(config, clock.clone()).await.expect("the app builds");
+        let app = Application::build_with_clock(config, clock.clone())
+            .await
+            .expect("the app builds");
         let address = format!("http://{}", app.local_addr());
         let state = app.state().clone();
         let shutdown = CancellationToken::new();
@@ -177,15 +202,21 @@ impl TestApp {
     }
 
     pub async fn post_whatsapp(&self, body: &Value) -> reqwest::Response {
-        self.post_signed("/webhooks/whatsapp", body.to_string().as_bytes()).await
+        self.post_signed("/webhooks/whatsapp", body.to_string().as_bytes())
+            .await
     }
 
     pub async fn post_messenger(&self, body: &Value) -> reqwest::Response {
-        self.post_signed("/webhooks/messenger", body.to_string().as_bytes()).await
+        self.post_signed("/webhooks/messenger", body.to_string().as_bytes())
+            .await
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {
-        self.client.get(format!("{}{path}", self.address)).send().await.expect("request sent")
+        self.client
+            .get(format!("{}{path}", self.address))
+            .send()
+            .await
+            .expect("request sent")
     }
 
     /// Rows in a table (counts what was stored).
@@ -197,11 +228,17 @@ impl TestApp {
     }
 
     pub async fn scalar_i64(&self, sql: &str) -> Option<i64> {
-        sqlx::query_scalar(sql).fetch_one(self.state.store.pool()).await.expect("scalar query")
+        sqlx::query_scalar(sql)
+            .fetch_one(self.state.store.pool())
+            .await
+            .expect("scalar query")
     }
 
     pub async fn scalar_str(&self, sql: &str) -> Option<String> {
-        sqlx::query_scalar(sql).fetch_one(self.state.store.pool()).await.expect("scalar query")
+        sqlx::query_scalar(sql)
+            .fetch_one(self.state.store.pool())
+            .await
+            .expect("scalar query")
     }
 
     /// Waits until `check` holds, polling; panics with `what` after `timeout`.

@@ -11,8 +11,14 @@ use crate::payloads::*;
 /// A parsed WhatsApp delivery, as the webhook handler hands it to the store.
 fn delivery(body: &serde_json::Value) -> ventana::store::NewDelivery {
     let body = body.to_string();
-    let events = ventana::channels::parse_webhook(Channel::Whatsapp, body.as_bytes()).expect("a valid webhook");
-    ventana::store::NewDelivery { channel: Channel::Whatsapp, received_at: chrono::Utc::now(), body, events }
+    let events = ventana::channels::parse_webhook(Channel::Whatsapp, body.as_bytes())
+        .expect("a valid webhook");
+    ventana::store::NewDelivery {
+        channel: Channel::Whatsapp,
+        received_at: chrono::Utc::now(),
+        body,
+        events,
+    }
 }
 
 /// Makes any insert of the message `wamid.POISON` fail, on either backend.

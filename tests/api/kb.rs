@@ -26,14 +26,27 @@ async fn spawn(db: Db) -> (TestApp, tempfile::TempDir) {
     options.configure = Box::new(move |c| {
         c.knowledge_dir = dir;
         c.auth.tokens = vec![
-            ApiToken { name: "eva".into(), role: Role::Editor, sha256: hash_token(EDITOR) },
-            ApiToken { name: "ana".into(), role: Role::Agent, sha256: hash_token(AGENT) },
+            ApiToken {
+                name: "eva".into(),
+                role: Role::Editor,
+                sha256: hash_token(EDITOR),
+            },
+            ApiToken {
+                name: "ana".into(),
+                role: Role::Agent,
+                sha256: hash_token(AGENT),
+            },
         ];
     });
     (TestApp::spawn_with(options).await, kb)
 }
 
-fn request(app: &TestApp, method: reqwest::Method, path: &str, token: Option<&str>) -> reqwest::RequestBuilder {
+fn request(
+    app: &TestApp,
+    method: reqwest::Method,
+    path: &str,
+    token: Option<&str>,
+) -> reqwest::RequestBuilder {
     let builder = app.client.request(method, format!("{}{path}", app.address));
     match token {
         Some(t) => builder.bearer_auth(t),

@@ -20,7 +20,10 @@ async fn spawn(db: Db) -> TestApp {
     spawn_configured(db, |_| {}).await
 }
 
-async fn spawn_configured(db: Db, configure: impl FnOnce(&mut ventana::config::Config) + Send + 'static) -> TestApp {
+async fn spawn_configured(
+    db: Db,
+    configure: impl FnOnce(&mut ventana::config::Config) + Send + 'static,
+) -> TestApp {
     let mut options = Options::new(db);
     options.configure = Box::new(move |c| {
         c.pipeline.enabled = false;
@@ -31,8 +34,15 @@ async fn spawn_configured(db: Db, configure: impl FnOnce(&mut ventana::config::C
 
 /// Posts an inbound message so the conversation exists with an open window.
 async fn conversation(app: &TestApp, wamid: &str) -> i64 {
-    assert_eq!(app.post_whatsapp(&whatsapp_text(CUSTOMER, wamid, now_secs(), "hola")).await.status(), 200);
-    app.scalar_i64("SELECT id FROM conversations").await.unwrap()
+    assert_eq!(
+        app.post_whatsapp(&whatsapp_text(CUSTOMER, wamid, now_secs(), "hola"))
+            .await
+            .status(),
+        200
+    );
+    app.scalar_i64("SELECT id FROM conversations")
+        .await
+        .unwrap()
 }
 
 fn text(conversation_id: i64, body: &str) -> NewOutbound {
@@ -54,13 +64,21 @@ fn text(conversation_id: i64, body: &str) -> NewOutbound {
 }
 
 async fn enqueue(app: &TestApp, new: NewOutbound) -> i64 {
-    let id = app.state.store.enqueue(&new, Utc::now()).await.unwrap().unwrap();
+    let id = app
+        .state
+        .store
+        .enqueue(&new, Utc::now())
+        .await
+        .unwrap()
+        .unwrap();
     app.state.signals.outbox.notify_one();
     id
 }
 
 async fn state_of(app: &TestApp, id: i64) -> String {
-    app.scalar_str(&format!("SELECT state FROM outbox WHERE id = {id}")).await.unwrap()
+    app.scalar_str(&format!("SELECT state FROM outbox WHERE id = {id}"))
+        .await
+        .unwrap()
 }
 
 on_both_databases! {

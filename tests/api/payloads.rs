@@ -32,7 +32,11 @@ pub fn wa_text(from: &str, id: &str, unix_seconds: i64, body: &str) -> Value {
 
 /// A one-message WhatsApp text delivery.
 pub fn whatsapp_text(wa_id: &str, id: &str, unix_seconds: i64, body: &str) -> Value {
-    whatsapp_messages(wa_id, "Cliente Prueba", vec![wa_text(wa_id, id, unix_seconds, body)])
+    whatsapp_messages(
+        wa_id,
+        "Cliente Prueba",
+        vec![wa_text(wa_id, id, unix_seconds, body)],
+    )
 }
 
 /// A WhatsApp delivery with statuses.
