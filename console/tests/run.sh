@@ -16,4 +16,4 @@ if [ ! -d "$here/node_modules/playwright-core" ]; then
 fi
 (cd "$repo" && cargo build --locked --bin ventana)
 cd "$here"
-CONSOLE_TEST_BIN="$repo/target/debug/ventana" node console.test.mjs
+CONSOLE_TEST_BIN="${CARGO_TARGET_DIR:-$repo/target}/debug/ventana" node console.test.mjs
