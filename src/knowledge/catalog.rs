@@ -21,7 +21,10 @@ use super::text::{normalize, words};
 
 /// Bump when the way vectors are computed changes: every hash changes and
 /// the whole index is re-embedded on the next start.
-pub const ENCODER_VERSION: &str = "ventana-sparse-v3";
+pub const ENCODER_VERSION: &str = "ventana-sparse-v4";
+
+/// Trigrams in at most this many articles are never stop-grams.
+const STOP_GRAM_MIN_DF: usize = 100;
 
 /// Where a point leads: an article and the passage to show.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,6 +39,9 @@ pub struct PlannedPoint {
     pub id: u64,
     /// The text its vectors are computed from.
     pub text: String,
+    /// The knowledge base's stop-grams (shared by all points): left out of
+    /// the trigram vector; those found in `text` are part of its hash.
+    pub stop_grams: Arc<HashSet<u32>>,
     pub hash: String,
     pub payload: serde_json::Map<String, serde_json::Value>,
 }
@@ -95,7 +101,47 @@ impl Catalog {
             catalog.profiles.push(profile);
             catalog.articles.push(Arc::new(article));
         }
+        let all_stop_grams: Arc<HashSet<u32>> = Arc::new(
+            catalog
+                .gram_df
+                .keys()
+                .copied()
+                .filter(|g| catalog.is_stop_gram(*g))
+                .collect(),
+        );
+        for point in planned.iter_mut() {
+            let mut found = HashSet::new();
+            for word in words(&normalize(&point.text)) {
+                if encoder.is_stopword(word) {
+                    continue;
+                }
+                let entry = word_entry(&mut words_cache, encoder, word);
+                found.extend(
+                    entry
+                        .grams
+                        .iter()
+                        .copied()
+                        .filter(|g| all_stop_grams.contains(g)),
+                );
+            }
+            let stop_grams = sorted(found);
+            let listed: String = stop_grams.iter().map(|g| format!("{g:x},")).collect();
+            point.hash = content_hash(&[&point.hash, &listed]);
+            point
+                .payload
+                .insert("hash".into(), point.hash.clone().into());
+            point.stop_grams = all_stop_grams.clone();
+        }
         (catalog, planned)
+    }
+
+    /// Whether a trigram is in more than a tenth of a large knowledge base
+    /// (at least [`STOP_GRAM_MIN_DF`] articles). Stop-grams (such as `cio`)
+    /// barely move IDF-weighted scores but have the longest posting lists:
+    /// queries leave them out, so documents do not store them either.
+    pub fn is_stop_gram(&self, gram: u32) -> bool {
+        let limit = (self.articles.len() / 10).max(STOP_GRAM_MIN_DF) as u32;
+        self.gram_df.get(&gram).copied().unwrap_or(0) > limit
     }
 
     pub fn article(&self, id: &str) -> Option<&Arc<Article>> {
@@ -235,7 +281,6 @@ fn plan_points(
             "title": article.title,
             "heading": article.passages[passage].heading,
             "lang": article.lang,
-            "hash": hash,
         });
         let serde_json::Value::Object(payload) = payload else {
             unreachable!("json! object")
@@ -247,9 +292,12 @@ fn plan_points(
                 passage,
             },
         );
+        // The hash is completed (and stored in the payload) once the
+        // knowledge base's stop-grams are known.
         planned.push(PlannedPoint {
             id,
             text,
+            stop_grams: Arc::default(),
             hash,
             payload,
         });

@@ -91,7 +91,7 @@ async fn embed_batch(
             .into_iter()
             .map(|p| IndexPoint {
                 id: p.id,
-                sparse: { encoder.encode_document(&p.text) },
+                sparse: encoder.encode_document(&p.text, &p.stop_grams),
                 dense: None,
                 payload: p.payload,
             })

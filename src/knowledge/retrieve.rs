@@ -23,9 +23,6 @@ use super::text::normalize;
 /// word: a hint, not a second copy of the word.
 const TRANSLATION_WEIGHT: f32 = 0.7;
 
-/// Trigrams in at most this many articles are never stop-grams.
-const STOP_GRAM_MIN_DF: usize = 100;
-
 /// Candidates taken from each signal before fusion.
 pub const PREFETCH_LIMIT: usize = 50;
 /// Fused points considered (several per article).
@@ -81,7 +78,6 @@ pub fn query_vectors(
     catalog: &Catalog,
     query: &PreparedQuery,
 ) -> NamedSparse {
-    let limit = (catalog.articles.len() / 10).max(STOP_GRAM_MIN_DF) as u32;
     let mut vectors = encoder.encode_query(&query.terms, &query.words);
     for (name, vector) in vectors.iter_mut() {
         if *name != CHAR_VECTOR {
@@ -90,7 +86,7 @@ pub fn query_vectors(
         let keep: Vec<bool> = vector
             .indices
             .iter()
-            .map(|g| catalog.gram_df.get(g).copied().unwrap_or(0) <= limit)
+            .map(|g| !catalog.is_stop_gram(*g))
             .collect();
         let mut i = 0;
         vector.indices.retain(|_| {

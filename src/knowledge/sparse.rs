@@ -10,7 +10,7 @@
 //! words, so "rembolso" still meets "reembolso". Qdrant applies IDF to all
 //! four (`Modifier::Idf`), which is why only term frequencies are stored.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
 
 use qdrant_edge::bm25_embed::{EdgeBm25, EdgeBm25Config};
@@ -127,8 +127,10 @@ impl SparseEncoder {
         stop
     }
 
-    /// The document vectors of a passage's text.
-    pub fn encode_document(&self, text: &str) -> NamedSparse {
+    /// The document vectors of a passage's text. `stop_grams` are
+    /// left out of the trigram vector: the knowledge base's stop-grams,
+    /// which queries never ask for (see `Catalog::is_stop_gram`).
+    pub fn encode_document(&self, text: &str, stop_grams: &HashSet<u32>) -> NamedSparse {
         let normalized = normalize(text);
         let mut out: NamedSparse = self
             .bm25
@@ -144,11 +146,11 @@ impl SparseEncoder {
                 )
             })
             .collect();
-        out.push((CHAR_VECTOR, self.document_grams(&normalized)));
+        out.push((CHAR_VECTOR, self.document_grams(&normalized, stop_grams)));
         out
     }
 
-    fn document_grams(&self, normalized: &str) -> Sparse {
+    fn document_grams(&self, normalized: &str, stop_grams: &HashSet<u32>) -> Sparse {
         let mut counts: HashMap<u32, f32> = HashMap::new();
         let mut total = 0usize;
         for word in words(normalized) {
@@ -156,7 +158,12 @@ impl SparseEncoder {
                 continue;
             }
             total += 1;
-            char_ngrams(word, |g| *counts.entry(hash32(g)).or_insert(0.0) += 1.0);
+            char_ngrams(word, |g| {
+                let g = hash32(g);
+                if !stop_grams.contains(&g) {
+                    *counts.entry(g).or_insert(0.0) += 1.0;
+                }
+            });
         }
         let norm = 1.0 - B + B * total as f64 / AVG_DOC_TOKENS;
         for tf in counts.values_mut() {
@@ -255,7 +262,7 @@ mod tests {
     #[test]
     fn documents_have_all_vectors() {
         let encoder = SparseEncoder::new().unwrap();
-        let vectors = encoder.encode_document("Reembolsos en 5 días hábiles");
+        let vectors = encoder.encode_document("Reembolsos en 5 días hábiles", &HashSet::new());
         let names: Vec<_> = vectors.iter().map(|(n, _)| *n).collect();
         assert_eq!(names, ["words_es", "words_pt", "words_en", "chars"]);
         assert!(vectors.iter().all(|(_, v)| !v.indices.is_empty()));
