@@ -109,30 +109,10 @@ impl Store {
     /// Escalations for the agents' queue, soonest deadline first, with what
     /// the list shows about their conversation.
     pub async fn agent_queue(&self, filter: &EscalationFilter) -> sqlx::Result<Vec<QueueItem>> {
-        let mut sql = format!("{} WHERE 1 = 1", queue_select());
-        let mut n = 0;
-        let mut next = || {
-            n += 1;
-            format!("${n}")
-        };
-        if filter.queue.is_some() {
-            sql.push_str(&format!(" AND e.queue = {}", next()));
-        }
-        match filter.state {
-            Some(_) => sql.push_str(&format!(" AND e.state = {}", next())),
-            None if !filter.include_resolved => sql.push_str(" AND e.state <> 'resolved'"),
-            None => {}
-        }
-        sql.push_str(&format!(" ORDER BY e.deadline_at, e.id LIMIT {}", next()));
-        let mut query = sqlx::query(&sql);
-        if let Some(queue) = &filter.queue {
-            query = query.bind(queue.clone());
-        }
-        if let Some(state) = filter.state {
-            query = query.bind(state.as_str());
-        }
-        query = query.bind(if filter.limit > 0 { filter.limit } else { 100 });
-        let rows = query.fetch_all(self.pool()).await?;
+        let sql = super::escalations::filtered_sql(&queue_select(), "e.", filter);
+        let rows = super::escalations::bind_filter(sqlx::query(&sql), filter)
+            .fetch_all(self.pool())
+            .await?;
         rows.iter().map(queue_item).collect()
     }
 

@@ -252,6 +252,46 @@ pub async fn mark_first_response(
     Ok(changed == 1)
 }
 
+/// `select` (whose escalations table is aliased `alias`, e.g. `e.` or `""`)
+/// restricted by `filter` and ordered by deadline; bind with [`bind_filter`].
+pub(crate) fn filtered_sql(select: &str, alias: &str, filter: &EscalationFilter) -> String {
+    let mut sql = format!("{select} WHERE 1 = 1");
+    let mut n = 0;
+    let mut next = || {
+        n += 1;
+        format!("${n}")
+    };
+    if filter.queue.is_some() {
+        sql.push_str(&format!(" AND {alias}queue = {}", next()));
+    }
+    match filter.state {
+        Some(_) => sql.push_str(&format!(" AND {alias}state = {}", next())),
+        None if !filter.include_resolved => {
+            sql.push_str(&format!(" AND {alias}state <> 'resolved'"))
+        }
+        None => {}
+    }
+    sql.push_str(&format!(
+        " ORDER BY {alias}deadline_at, {alias}id LIMIT {}",
+        next()
+    ));
+    sql
+}
+
+/// Binds the parameters of [`filtered_sql`] in its order.
+pub(crate) fn bind_filter<'q>(
+    mut query: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>>,
+    filter: &EscalationFilter,
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    if let Some(queue) = &filter.queue {
+        query = query.bind(queue.clone());
+    }
+    if let Some(state) = filter.state {
+        query = query.bind(state.as_str());
+    }
+    query.bind(if filter.limit > 0 { filter.limit } else { 100 })
+}
+
 /// id, at, kind, actor, detail (JSON) of an escalation event.
 type EventRow = (i64, i64, String, Option<String>, Option<String>);
 
@@ -287,30 +327,10 @@ impl Store {
         &self,
         filter: &EscalationFilter,
     ) -> sqlx::Result<Vec<EscalationRow>> {
-        let mut sql = format!("SELECT {COLUMNS} FROM escalations WHERE 1 = 1");
-        let mut n = 0;
-        let mut next = || {
-            n += 1;
-            format!("${n}")
-        };
-        if filter.queue.is_some() {
-            sql.push_str(&format!(" AND queue = {}", next()));
-        }
-        match filter.state {
-            Some(_) => sql.push_str(&format!(" AND state = {}", next())),
-            None if !filter.include_resolved => sql.push_str(" AND state <> 'resolved'"),
-            None => {}
-        }
-        sql.push_str(&format!(" ORDER BY deadline_at, id LIMIT {}", next()));
-        let mut query = sqlx::query(&sql);
-        if let Some(queue) = &filter.queue {
-            query = query.bind(queue.clone());
-        }
-        if let Some(state) = filter.state {
-            query = query.bind(state.as_str());
-        }
-        query = query.bind(if filter.limit > 0 { filter.limit } else { 100 });
-        let rows = query.fetch_all(self.pool()).await?;
+        let sql = filtered_sql(&format!("SELECT {COLUMNS} FROM escalations"), "", filter);
+        let rows = bind_filter(sqlx::query(&sql), filter)
+            .fetch_all(self.pool())
+            .await?;
         rows.iter().map(from_row).collect()
     }
 
