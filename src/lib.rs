@@ -27,3 +27,4 @@ pub mod store;
 pub mod telemetry;
 pub mod testkit;
 pub mod triage;
+pub mod worker;

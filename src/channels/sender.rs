@@ -98,41 +98,7 @@ impl Sender {
 
     /// Runs until `shutdown`; in-flight sends finish before it returns.
     pub async fn run(self, shutdown: CancellationToken) {
-        loop {
-            if shutdown.is_cancelled() {
-                break;
-            }
-            let worked = match self.run_once().await {
-                Ok(n) => n,
-                Err(e) => {
-                    tracing::error!(error = ?e, "sender iteration failed");
-                    0
-                }
-            };
-            if worked > 0 {
-                continue;
-            }
-            let sleep = self.idle_sleep().await;
-            tokio::select! {
-                _ = shutdown.cancelled() => break,
-                _ = self.signals.outbox.notified() => {}
-                _ = tokio::time::sleep(sleep) => {}
-            }
-        }
-        tracing::info!("sender stopped");
-    }
-
-    async fn idle_sleep(&self) -> StdDuration {
-        if self.clock.is_manual() {
-            return IDLE_POLL;
-        }
-        match self.store.next_outbox_due().await {
-            Ok(Some(due)) => (due - self.clock.now())
-                .to_std()
-                .unwrap_or_default()
-                .clamp(StdDuration::from_millis(5), IDLE_POLL),
-            _ => IDLE_POLL,
-        }
+        crate::worker::run(self, shutdown).await
     }
 
     /// Claims the due rows and sends them concurrently; returns how many
@@ -326,5 +292,32 @@ impl Sender {
         }
         let oldest = recent.last().copied().unwrap_or(now);
         Ok(Some(oldest + span))
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::worker::PollingWorker for Sender {
+    fn name(&self) -> &'static str {
+        "sender"
+    }
+
+    fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    fn idle_poll(&self) -> StdDuration {
+        IDLE_POLL
+    }
+
+    fn wake(&self) -> Option<&tokio::sync::Notify> {
+        Some(&self.signals.outbox)
+    }
+
+    async fn pass(&self) -> anyhow::Result<usize> {
+        self.run_once().await
+    }
+
+    async fn next_due(&self) -> anyhow::Result<Option<DateTime<Utc>>> {
+        Ok(self.store.next_outbox_due().await?)
     }
 }

@@ -220,40 +220,7 @@ impl Notifier {
 
     /// Runs until `shutdown`; in-flight deliveries finish first.
     pub async fn run(self, shutdown: CancellationToken) {
-        loop {
-            if shutdown.is_cancelled() {
-                break;
-            }
-            let worked = match self.run_once().await {
-                Ok(n) => n,
-                Err(e) => {
-                    tracing::error!(error = ?e, "notifier iteration failed");
-                    0
-                }
-            };
-            if worked > 0 {
-                continue;
-            }
-            let sleep = self.idle_sleep().await;
-            tokio::select! {
-                _ = shutdown.cancelled() => break,
-                _ = tokio::time::sleep(sleep) => {}
-            }
-        }
-        tracing::info!("notifier stopped");
-    }
-
-    async fn idle_sleep(&self) -> StdDuration {
-        if self.clock.is_manual() {
-            return IDLE_POLL;
-        }
-        match self.store.next_notification_due().await {
-            Ok(Some(due)) => (due - self.clock.now())
-                .to_std()
-                .unwrap_or_default()
-                .clamp(StdDuration::from_millis(5), IDLE_POLL),
-            _ => IDLE_POLL,
-        }
+        crate::worker::run(self, shutdown).await
     }
 
     /// Claims due notifications and delivers them concurrently; returns how
@@ -353,6 +320,29 @@ fn backoff_step(base_ms: u64, max_ms: u64, attempt: u32) -> u64 {
 
 fn count(event: &str, outcome: &'static str) {
     metrics::counter!("ventana_notifications_total", "event" => event.to_owned(), "outcome" => outcome).increment(1);
+}
+
+#[async_trait::async_trait]
+impl crate::worker::PollingWorker for Notifier {
+    fn name(&self) -> &'static str {
+        "notifier"
+    }
+
+    fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    fn idle_poll(&self) -> StdDuration {
+        IDLE_POLL
+    }
+
+    async fn pass(&self) -> anyhow::Result<usize> {
+        self.run_once().await
+    }
+
+    async fn next_due(&self) -> anyhow::Result<Option<DateTime<Utc>>> {
+        Ok(self.store.next_notification_due().await?)
+    }
 }
 
 #[cfg(test)]

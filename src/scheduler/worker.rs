@@ -239,40 +239,7 @@ impl Scheduler {
     /// otherwise it sleeps until the next timer is due, at most
     /// [`IDLE_POLL`].
     pub async fn run(self, shutdown: CancellationToken) {
-        loop {
-            if shutdown.is_cancelled() {
-                break;
-            }
-            let worked = match self.run_once().await {
-                Ok(n) => n,
-                Err(e) => {
-                    tracing::error!(error = ?e, "scheduler iteration failed");
-                    0
-                }
-            };
-            if worked > 0 {
-                continue;
-            }
-            let sleep = self.idle_sleep().await;
-            tokio::select! {
-                _ = shutdown.cancelled() => break,
-                _ = tokio::time::sleep(sleep) => {}
-            }
-        }
-        tracing::info!("scheduler stopped");
-    }
-
-    async fn idle_sleep(&self) -> StdDuration {
-        if self.clock.is_manual() {
-            return IDLE_POLL;
-        }
-        match self.store.next_timer_due().await {
-            Ok(Some(due)) => (due - self.clock.now())
-                .to_std()
-                .unwrap_or_default()
-                .clamp(StdDuration::from_millis(5), IDLE_POLL),
-            _ => IDLE_POLL,
-        }
+        crate::worker::run(self, shutdown).await
     }
 
     /// Claims the due timers and fires them, up to `concurrency` at once
@@ -791,6 +758,29 @@ async fn note_window_closed_while_waiting(
     )
     .await?;
     Ok(true)
+}
+
+#[async_trait::async_trait]
+impl crate::worker::PollingWorker for Scheduler {
+    fn name(&self) -> &'static str {
+        "scheduler"
+    }
+
+    fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    fn idle_poll(&self) -> StdDuration {
+        IDLE_POLL
+    }
+
+    async fn pass(&self) -> anyhow::Result<usize> {
+        self.run_once().await
+    }
+
+    async fn next_due(&self) -> anyhow::Result<Option<DateTime<Utc>>> {
+        Ok(self.store.next_timer_due().await?)
+    }
 }
 
 #[cfg(test)]
