@@ -341,23 +341,13 @@ impl Pipeline {
             self.refresh_case(&mut tx.tx, conversation, now).await?;
         }
         if let Some(reply) = &plan.reply {
-            let new = NewOutbound {
-                conversation_id: Some(conversation.id),
-                message: OutboundMessage {
-                    channel: conversation.channel,
-                    business_id: conversation.business_id.clone(),
-                    recipient: conversation.send_address().to_owned(),
-                    body: OutboundBody::Text {
-                        text: reply.clone(),
-                    },
-                    reply_to: None,
-                    messaging_type: None,
-                },
-                purpose: plan.decision.as_str().to_owned(),
-                dedupe_key: Some(format!("turn:{}", turn.message_ids[0])),
-                not_before: now,
-                state: OutboxState::Pending,
-            };
+            let new = self.text_message(
+                conversation,
+                reply.clone(),
+                plan.decision.as_str(),
+                format!("turn:{}", turn.message_ids[0]),
+                now,
+            );
             if let Some(outbox_id) = store::enqueue(&mut tx.tx, &new, now).await? {
                 store::set_turn_reply(&mut tx.tx, turn_id, outbox_id).await?;
                 replied = true;
