@@ -26,6 +26,7 @@ pub mod sparse;
 #[cfg(test)]
 mod tests;
 pub mod text;
+pub mod unanswered;
 pub mod watch;
 
 use serde::{Deserialize, Serialize};
