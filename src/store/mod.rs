@@ -18,6 +18,7 @@ mod outbox;
 pub mod scheduling;
 pub mod timers;
 mod turns;
+mod unanswered;
 
 use std::str::FromStr;
 use std::sync::Arc;
