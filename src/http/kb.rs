@@ -1,16 +1,19 @@
 //! `/api/kb`: the knowledge base for editors (bearer token, role `editor`).
 //!
-//! List, read, create, update and delete articles, and preview what a
-//! message would retrieve. Edits are validated like files on disk, written
-//! into the knowledge directory (which stays the source of truth, so git and
-//! text editors keep working) and reloaded at once. Every handler checks the
-//! role before it reads the body, so a wrong token changes nothing.
+//! List, read, create, update and delete articles, preview what a message
+//! would retrieve, and list the questions customers asked that no article
+//! answered (grouped, each with a draft article). Edits are validated like
+//! files on disk, written into the knowledge directory (which stays the
+//! source of truth, so git and text editors keep working) and reloaded at
+//! once. Every handler checks the role before it reads the body, so a wrong
+//! token changes nothing.
 
-use axum::extract::rejection::JsonRejection;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::AppState;
@@ -18,10 +21,19 @@ use super::auth::Caller;
 use super::error::ApiError;
 use crate::config::Role;
 use crate::knowledge::editor::{ArticleInput, EditError, WriteMode, delete_article, write_article};
+use crate::knowledge::unanswered::{Corpus, QuestionGroup, group_questions, note_answered};
 use crate::knowledge::{Article, Decision, ScoredHit, decide};
 
 /// Most passages a search preview returns.
 const MAX_PREVIEW: usize = 20;
+/// Unanswered questions look this far back unless `since` says otherwise.
+const UNANSWERED_DEFAULT_DAYS: i64 = 30;
+/// Groups of unanswered questions returned unless `limit` says otherwise.
+const UNANSWERED_DEFAULT_GROUPS: usize = 20;
+const UNANSWERED_MAX_GROUPS: usize = 100;
+/// The most recent unanswered turns grouped per request: grouping compares
+/// every pair, and a few hundred messages show the recurring topics.
+const UNANSWERED_MAX_TURNS: i64 = 500;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -32,7 +44,13 @@ pub fn router() -> Router<AppState> {
         )
         .route("/api/kb/search", get(search))
         .route("/api/kb/errors", get(errors))
+        .route(UNANSWERED, get(unanswered))
 }
+
+/// The routes described in `api/openapi.json` besides the agent API's.
+pub const DOCUMENTED_ROUTES: &[(&str, &str)] = &[("get", UNANSWERED)];
+
+const UNANSWERED: &str = "/api/kb/unanswered";
 
 /// An article in list responses.
 #[derive(Debug, Serialize)]
@@ -77,6 +95,21 @@ struct CreateArticle {
 struct SearchParams {
     q: String,
     limit: Option<usize>,
+}
+
+#[derive(Debug, Deserialize)]
+struct UnansweredParams {
+    /// RFC 3339; default [`UNANSWERED_DEFAULT_DAYS`] ago.
+    since: Option<DateTime<Utc>>,
+    limit: Option<usize>,
+}
+
+#[derive(Debug, Serialize)]
+struct UnansweredList {
+    since: DateTime<Utc>,
+    /// Unanswered turns read (before grouping).
+    questions: usize,
+    groups: Vec<QuestionGroup>,
 }
 
 #[derive(Debug, Serialize)]
@@ -195,6 +228,42 @@ async fn errors(
         .map(|e| serde_json::json!({ "path": e.path, "reason": e.reason }))
         .collect();
     Ok(Json(serde_json::json!({ "errors": errors })))
+}
+
+async fn unanswered(
+    caller: Caller,
+    State(state): State<AppState>,
+    params: Result<Query<UnansweredParams>, QueryRejection>,
+) -> Result<Json<UnansweredList>, ApiError> {
+    caller.require(Role::Editor)?;
+    let Query(params) = params.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let since = params
+        .since
+        .unwrap_or_else(|| state.clock.now() - chrono::Duration::days(UNANSWERED_DEFAULT_DAYS));
+    let limit = params
+        .limit
+        .unwrap_or(UNANSWERED_DEFAULT_GROUPS)
+        .clamp(1, UNANSWERED_MAX_GROUPS);
+    let asked = state
+        .store
+        .unanswered_questions(since, UNANSWERED_MAX_TURNS)
+        .await?;
+    let questions = asked.len();
+    let articles = state.knowledge.articles();
+    // Weighing the knowledge base's words and comparing every pair is CPU
+    // work: off the async workers.
+    let mut groups = tokio::task::spawn_blocking(move || {
+        group_questions(&asked, &Corpus::from_articles(&articles))
+    })
+    .await
+    .map_err(|e| ApiError::Internal(e.into()))?;
+    groups.truncate(limit);
+    note_answered(&mut groups, &state.knowledge).await?;
+    Ok(Json(UnansweredList {
+        since,
+        questions,
+        groups,
+    }))
 }
 
 /// Validates and writes off the async workers, then reloads the index.

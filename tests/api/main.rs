@@ -13,3 +13,4 @@ mod intake;
 mod kb;
 mod outbox;
 mod scheduler;
+mod unanswered;
