@@ -44,6 +44,14 @@ const DICT = {
     dec_dont_know: 'No respondería: ninguna sección supera la confianza mínima ({m}).',
     score: 'puntaje {s}', load_errors: 'Archivos con errores', error: 'Error: {e}',
     forbidden: 'Este token no puede hacer eso.', offline: 'Sin conexión con el servidor.',
+    unanswered_title: 'Preguntas sin respuesta', unanswered_period: 'Periodo',
+    days_7: 'Últimos 7 días', days_30: 'Últimos 30 días', days_90: 'Últimos 90 días',
+    unanswered_help: 'Mensajes que el bot pasó a una persona porque ningún artículo los respondía con confianza, agrupados por parecido.',
+    unanswered_empty: 'No hay preguntas sin respuesta en este periodo.',
+    group_count_one: '1 mensaje', group_count: '{n} mensajes', group_latest: 'último {t}',
+    group_examples: 'Mensajes del grupo', start_article: 'Crear artículo',
+    answered_by: 'Ya lo responde «{a}»',
+    draft_ready: 'Borrador listo: escribe la respuesta en «Contenido» y guarda.',
     ch_whatsapp: 'WhatsApp', ch_messenger: 'Messenger', ch_instagram: 'Instagram',
   },
   en: {
@@ -84,6 +92,14 @@ const DICT = {
     dec_dont_know: 'Would not answer: no passage reaches the minimum confidence ({m}).',
     score: 'score {s}', load_errors: 'Files with errors', error: 'Error: {e}',
     forbidden: 'This token may not do that.', offline: 'Cannot reach the server.',
+    unanswered_title: 'Unanswered questions', unanswered_period: 'Period',
+    days_7: 'Last 7 days', days_30: 'Last 30 days', days_90: 'Last 90 days',
+    unanswered_help: 'Messages the bot handed to a person because no article answered them confidently, grouped by similarity.',
+    unanswered_empty: 'No unanswered questions in this period.',
+    group_count_one: '1 message', group_count: '{n} messages', group_latest: 'latest {t}',
+    group_examples: 'Messages in the group', start_article: 'Start an article',
+    answered_by: 'Now answered by “{a}”',
+    draft_ready: 'Draft ready: write the answer in “Body” and save.',
     ch_whatsapp: 'WhatsApp', ch_messenger: 'Messenger', ch_instagram: 'Instagram',
   },
 };
@@ -565,6 +581,19 @@ function openKnowledge(articleId) {
       if (seq === previewSeq) $('kb-decision').textContent = explain(e);
     }
   };
+  const loadUnanswered = async () => {
+    const days = Number($('unanswered-days').value) || 30;
+    const since = new Date(Date.now() - days * 86400 * 1000).toISOString();
+    try {
+      const result = await api('GET', '/api/kb/unanswered?' + new URLSearchParams({ since, limit: '50' }));
+      if (!stopped) renderUnanswered(result.groups || []);
+    } catch (e) {
+      if (!stopped && session.token) say(explain(e), true);
+    }
+  };
+  $('unanswered-refresh').onclick = loadUnanswered;
+  $('unanswered-days').onchange = loadUnanswered;
+
   $('kb-question').oninput = () => { clearTimeout(previewTimer); previewTimer = setTimeout(preview, 250); };
   $('kb-filter').oninput = renderArticles;
   $('kb-new').onclick = () => { location.hash = '#/kb'; editArticle(null); };
@@ -592,10 +621,11 @@ function openKnowledge(articleId) {
       fillEditor(saved);
       history.replaceState(null, '', '#/kb/' + encodePath(saved.id));
       preview();
+      loadUnanswered();
       // The file watcher reloads the index again shortly after a save; ask
       // once more when it has settled so the preview shows the final state.
       clearTimeout(previewTimer);
-      previewTimer = setTimeout(preview, SETTLE_MS);
+      previewTimer = setTimeout(() => { preview(); loadUnanswered(); }, SETTLE_MS);
     } catch (e) {
       $('kb-error').textContent = e.status === 422 || e.status === 409 ? e.message : explain(e);
       $('kb-error').hidden = false;
@@ -616,6 +646,7 @@ function openKnowledge(articleId) {
   };
 
   loadList().then(() => { if (articleId && !stopped) editArticle(articleId); });
+  loadUnanswered();
   if (!articleId) $('kb-form').hidden = true;
   return () => { stopped = true; clearTimeout(previewTimer); };
 }
@@ -631,6 +662,46 @@ function renderArticles() {
   $('kb-articles').replaceChildren(...shown.map((a) => h('li', {},
     h('a', { href: '#/kb/' + encodePath(a.id) }, a.title),
     h('span', { class: 'muted' }, ' ' + a.id + (a.escalate ? ' · ⚑' : '')))));
+}
+
+/** Groups of unanswered questions, each with a button that starts an article from its draft. */
+function renderUnanswered(groups) {
+  // Keep open the member lists the editor opened, across refreshes.
+  const open = new Set([...$('unanswered-groups').querySelectorAll('details[open]')].map((d) => d.dataset.group));
+  const items = groups.map((g, i) => {
+    const headingId = 'unanswered-group-' + i;
+    const count = g.count === 1 ? t('group_count_one') : t('group_count', { n: g.count });
+    const meta = [count, (g.languages || []).join(', '), t('group_latest', { t: fmtTime(g.latest_at) })].filter(Boolean).join(' · ');
+    const answered = g.answered_by
+      ? h('p', { class: 'answered' }, h('a', { href: '#/kb/' + encodePath(g.answered_by) },
+        t('answered_by', { a: (articles.find((a) => a.id === g.answered_by) || {}).title || g.answered_by })))
+      : null;
+    const others = (g.examples || []).filter((e) => e !== g.representative);
+    return h('li', { class: 'group' + (g.answered_by ? ' is-answered' : ''), 'data-count': g.count },
+      h('p', { class: 'representative', id: headingId }, g.representative),
+      h('p', { class: 'muted' }, meta),
+      answered,
+      others.length ? h('details', { 'data-group': g.representative, open: open.has(g.representative) },
+        h('summary', {}, t('group_examples')),
+        h('ul', {}, others.map((e) => h('li', {}, e)))) : null,
+      h('button', { type: 'button', class: g.answered_by ? '' : 'primary', 'aria-describedby': headingId,
+        onclick: () => startArticle(g.draft) }, t('start_article')));
+  });
+  $('unanswered-groups').replaceChildren(...items);
+  $('unanswered-empty').hidden = groups.length > 0;
+}
+
+/** Opens the editor on a new article pre-filled from a group's draft; saving uses the usual create flow. */
+function startArticle(draft) {
+  if (location.hash !== '#/kb') history.replaceState(null, '', '#/kb');
+  fillEditor(null);
+  $('kb-id').value = draft.id || '';
+  $('kb-title-input').value = draft.title || '';
+  $('kb-questions').value = (draft.questions || []).join('\n');
+  $('kb-lang').value = draft.lang || '';
+  say(t('draft_ready'));
+  $('kb-body').focus();
+  $('kb-form').scrollIntoView({ block: 'start' });
 }
 
 async function editArticle(id) {

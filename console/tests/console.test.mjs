@@ -134,7 +134,7 @@ sha256 = "${hashToken(EDITOR_TOKEN)}"
 }
 
 /** POSTs a WhatsApp text message the way Meta does, signed with the app secret. */
-async function postWhatsappText(base, text) {
+async function postWhatsappText(base, text, customer = CUSTOMER) {
   const body = JSON.stringify({
     object: 'whatsapp_business_account',
     entry: [{
@@ -144,9 +144,9 @@ async function postWhatsappText(base, text) {
         value: {
           messaging_product: 'whatsapp',
           metadata: { display_phone_number: '15550783881', phone_number_id: PHONE_NUMBER_ID },
-          contacts: [{ profile: { name: CUSTOMER.name }, wa_id: CUSTOMER.waId }],
+          contacts: [{ profile: { name: customer.name }, wa_id: customer.waId }],
           messages: [{
-            from: CUSTOMER.waId, id: 'wamid.in.' + randomUUID(), timestamp: String(Math.floor(Date.now() / 1000)),
+            from: customer.waId, id: 'wamid.in.' + randomUUID(), timestamp: String(Math.floor(Date.now() / 1000)),
             type: 'text', text: { body: text },
           }],
         },
@@ -172,6 +172,25 @@ async function shot(page, name) {
   await page.evaluate(() => window.scrollTo(0, 0));
   await page.screenshot({ path: path.join(REPO, 'docs', `console-${name}.png`), fullPage: true });
 }
+
+async function shotOf(locator, name) {
+  if (!SCREENSHOTS) return;
+  await locator.screenshot({ path: path.join(REPO, 'docs', `console-${name}.png`) });
+}
+
+/** Editor-only API call from the test itself. */
+async function apiGet(base, token, apiPath) {
+  const response = await fetch(base + apiPath, { headers: { authorization: 'Bearer ' + token } });
+  return { status: response.status, body: response.status === 200 ? await response.json() : null };
+}
+
+// Questions no article of the demo knowledge base answers: two ways of
+// asking one thing, and another topic.
+const UNANSWERED = [
+  { text: '¿Puedo entrar con mi perro a la tienda?', customer: { waId: '5215512340001', name: 'Luis Pérez' } },
+  { text: 'aceptan perros en sus tiendas?', customer: { waId: '5215512340002', name: 'Ana Ruiz' } },
+  { text: '¿Tienen dónde dejar la bicicleta afuera de la tienda?', customer: { waId: '5215512340003', name: 'Eva Gil' } },
+];
 
 async function run() {
   const dir = mkdtempSync(path.join(tmpdir(), 'ventana-console-'));
@@ -248,11 +267,31 @@ async function run() {
     await page.getByRole('heading', { name: 'Iniciar sesión' }).waitFor();
     assert.equal(await page.evaluate(() => sessionStorage.getItem('ventana.token')), null, 'sign out forgets the token');
 
+    // Customers ask what no article answers: the bot hands them to a person.
+    for (const { text, customer } of UNANSWERED) await postWhatsappText(base, text, customer);
+
     // --- editor: the preview's answer changes after an edit.
     await signIn(page, EDITOR_TOKEN);
     await page.getByRole('heading', { name: 'Base de conocimiento' }).waitFor();
     assert.equal(await page.getByRole('link', { name: 'Cola' }).isVisible(), false, 'editors do not see the queue');
     log('editor signed in');
+
+    // The unanswered questions, grouped: the two about pets together.
+    const unanswered = page.locator('#kb-unanswered');
+    await unanswered.getByRole('heading', { name: 'Preguntas sin respuesta' }).waitFor();
+    const pets = unanswered.locator('.group', { hasText: /perro/ });
+    await waitFor('the unanswered questions to be grouped', async () => {
+      if (await unanswered.locator('.group').count() >= 2) return true;
+      await unanswered.getByRole('button', { name: 'Actualizar' }).click();
+      return false;
+    });
+    assert.equal(await pets.count(), 1, 'the paraphrases are one group');
+    assert.match(await pets.innerText(), /2 mensajes/);
+    await pets.getByText('Mensajes del grupo').click();
+    for (const { text } of UNANSWERED.slice(0, 2)) await pets.getByText(text).waitFor();
+    const bikes = unanswered.locator('.group', { hasText: 'bicicleta' });
+    assert.match(await bikes.innerText(), /1 mensaje\b/, 'another topic is another group');
+    log('unanswered questions grouped');
 
     // Nothing answers this yet: the bot would hand it to a person.
     const question = '¿Puedo apartar un producto?';
@@ -274,7 +313,7 @@ async function run() {
     await page.locator('#kb-error', { hasText: /empty|vac/ }).waitFor();
     log('validation error shown');
 
-    const questions = page.getByLabel(/Preguntas/);
+    const questions = page.getByLabel('Preguntas (una por línea)');
     await questions.fill((await questions.inputValue()) + '\n' + question);
     await body.fill(original + '\n\n## Apartar un producto\n\nPuedes apartar un producto en cualquier tienda hasta por 48 horas con tu nombre y tu teléfono.\n');
     await page.getByRole('button', { name: 'Guardar' }).click();
@@ -284,6 +323,37 @@ async function run() {
     await page.locator('#kb-decision .answer', { hasText: 'hasta por 48 horas' }).waitFor();
     log('preview after:', await decision.innerText());
     await shot(page, 'knowledge');
+    await shotOf(unanswered, 'unanswered');
+
+    // English on demand here too.
+    await page.getByLabel('Idioma').first().selectOption('en');
+    await unanswered.getByRole('heading', { name: 'Unanswered questions' }).waitFor();
+    await pets.getByRole('button', { name: 'Start an article' }).waitFor();
+    await page.getByLabel('Language').first().selectOption('es');
+    await pets.getByRole('button', { name: 'Crear artículo' }).waitFor();
+
+    // At phone width, from the keyboard: start an article from the group.
+    await page.setViewportSize({ width: 390, height: 800 });
+    const start = pets.getByRole('button', { name: 'Crear artículo' });
+    await start.focus();
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { name: 'Nuevo artículo' }).waitFor();
+    assert.match(await page.getByLabel('Título').inputValue(), /perro/i, 'the title comes from the group');
+    const drafted = await page.getByLabel('Preguntas (una por línea)').inputValue();
+    for (const { text } of UNANSWERED.slice(0, 2)) assert.ok(drafted.includes(text), `${text} is a question of the draft`);
+    assert.equal(await page.locator('#kb-lang').inputValue(), 'es');
+    const newId = await page.getByLabel(/Identificador/).inputValue();
+    assert.ok(newId, 'the draft proposes an id');
+    assert.equal(await page.evaluate(() => document.activeElement.id), 'kb-body', 'the answer is next to write');
+    await page.keyboard.type('Sí: las mascotas con correa son bienvenidas en todas nuestras tiendas.');
+    await page.getByRole('button', { name: 'Guardar' }).click();
+    await page.getByText('Artículo guardado.').waitFor();
+    const saved = await apiGet(base, EDITOR_TOKEN, '/api/kb/articles/' + newId);
+    assert.equal(saved.status, 200, 'the article exists');
+    assert.ok(saved.body.questions.includes(UNANSWERED[1].text), 'with the group\'s questions');
+    await pets.locator('.answered').waitFor();
+    log('article', newId, 'started from the unanswered questions');
+    await page.setViewportSize({ width: 1280, height: 900 });
 
     assert.deepEqual(problems, [], 'no script errors and no CSP violations');
     log('all console browser checks passed');
