@@ -118,7 +118,12 @@ pub async fn run(config: Config, args: EvalArgs) -> anyhow::Result<ExitCode> {
     config.qdrant.url = None;
     let outcome = evaluate(&config, &cases, args.top).await;
     let _ = std::fs::remove_dir_all(&scratch);
-    let (kb_articles, results, outcomes) = outcome?;
+    let Evaluation {
+        articles: kb_articles,
+        results,
+        outcomes,
+        dense,
+    } = outcome?;
     let retrieval = retrieval_metrics(&results, config.retrieval.min_confidence);
     let triage = triage_metrics(&outcomes);
     if args.json {
@@ -127,7 +132,7 @@ pub async fn run(config: Config, args: EvalArgs) -> anyhow::Result<ExitCode> {
             "articles": kb_articles,
             "cases": cases.len(),
             "retrieval": retrieval,
-            "signals": signals(&config),
+            "signals": signals(&config, dense.as_ref(), &results),
             "triage": triage.as_ref().map(|m| serde_json::json!({
                 "accuracy": m.accuracy,
                 "macro_f1": m.macro_f1,
@@ -165,23 +170,52 @@ pub fn read_cases(path: &std::path::Path) -> anyhow::Result<Vec<Case>> {
         .collect()
 }
 
-/// Which retrieval and triage signals the evaluation used.
-fn signals(config: &Config) -> serde_json::Value {
-    let dense = config.embeddings.base_url.is_some();
+/// Which retrieval and triage signals the evaluation used, and how often
+/// the optional ones fell back (a dense call that failed, an LLM verdict
+/// replaced by the rules).
+fn signals(
+    config: &Config,
+    dense: Option<&DenseStatus>,
+    results: &[CaseResult],
+) -> serde_json::Value {
+    let mut sources = std::collections::BTreeMap::<String, usize>::new();
+    for r in results {
+        if let Some(source) = r
+            .triage
+            .as_ref()
+            .and_then(|t| t.get("source"))
+            .and_then(|s| s.as_str())
+        {
+            *sources.entry(source.to_owned()).or_default() += 1;
+        }
+    }
     serde_json::json!({
-        "retrieval": if dense { vec!["bm25", "char_ngrams", "dense"] } else { vec!["bm25", "char_ngrams"] },
+        "retrieval": if dense.is_some() { vec!["bm25", "char_ngrams", "dense"] } else { vec!["bm25", "char_ngrams"] },
+        "dense": dense.map(|d| serde_json::json!({
+            "model": d.0,
+            "dimensions": d.1,
+            "failed_queries": d.2,
+        })),
         "triage": if config.llm.base_url.is_some() { "llm_with_rules_floor" } else { "rules" },
+        "triage_sources": sources,
         "answers": if config.llm.base_url.is_some() { "llm_grounded" } else { "extractive" },
     })
 }
 
+/// Dense model fingerprint, dimension, failed query embeddings.
+type DenseStatus = (String, usize, u64);
+
+/// What [`evaluate`] found.
+pub struct Evaluation {
+    pub articles: usize,
+    pub results: Vec<CaseResult>,
+    pub outcomes: Vec<Option<CaseOutcome>>,
+    pub dense: Option<DenseStatus>,
+}
+
 /// Indexes the knowledge base, retrieves for every case, and runs the bot
 /// (triage and answer, exactly as the pipeline does) on each one.
-pub async fn evaluate(
-    config: &Config,
-    cases: &[Case],
-    top: usize,
-) -> anyhow::Result<(usize, Vec<CaseResult>, Vec<Option<CaseOutcome>>)> {
+pub async fn evaluate(config: &Config, cases: &[Case], top: usize) -> anyhow::Result<Evaluation> {
     let kb = KnowledgeBase::open(config).await?;
     for error in kb.load_errors() {
         eprintln!("warning: {error}");
@@ -210,6 +244,7 @@ pub async fn evaluate(
             "confidence": decision.triage.confidence,
             "lang": decision.triage.lang,
             "reason": decision.triage.reason,
+            "source": decision.triage.source,
             "escalated": decision.is_escalated(),
             "answered_article": decision.answered_article(),
         }));
@@ -228,7 +263,12 @@ pub async fn evaluate(
         );
         results.push(result);
     }
-    Ok((kb.articles().len(), results, outcomes))
+    Ok(Evaluation {
+        articles: kb.articles().len(),
+        results,
+        outcomes,
+        dense: kb.dense_status(),
+    })
 }
 
 fn case_result(case: &Case, hits: &[ScoredHit]) -> CaseResult {

@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use crate::config::Config;
+use crate::knowledge::index::OnDimensionChange;
 use crate::knowledge::loader::load_dir;
 use crate::knowledge::{Decision, KnowledgeBase, decide};
 
@@ -150,7 +151,8 @@ async fn ask(
 
 async fn index(config: &Config) -> anyhow::Result<ExitCode> {
     let started = Instant::now();
-    let kb = KnowledgeBase::open(config).await?;
+    // A rebuild may change the embedding size (another model): recreate.
+    let kb = KnowledgeBase::open_with(config, OnDimensionChange::Recreate).await?;
     let stats = kb.rebuild().await?;
     for error in kb.load_errors() {
         eprintln!("skipped {error}");

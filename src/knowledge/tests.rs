@@ -265,3 +265,49 @@ async fn dense_vectors_are_fused_when_configured() {
     let _kb = KnowledgeBase::open(&config).await.unwrap();
     assert_eq!(counter.load(Ordering::SeqCst), 5);
 }
+
+#[tokio::test]
+async fn an_index_built_for_another_embedding_size_is_a_clear_error() {
+    let fake = crate::testkit::fake_openai::FakeOpenAi::start().await;
+    let base = fake.base_url();
+    let knowledge = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    write(
+        knowledge.path(),
+        "envios.md",
+        "Envíos",
+        "Enviamos a todo el país en 3 días.",
+    );
+    let sized = |dims: &'static str| {
+        config(
+            knowledge.path(),
+            data.path(),
+            &[
+                ("VENTANA_EMBEDDINGS__BASE_URL", &base),
+                ("VENTANA_EMBEDDINGS__MODEL", "fake-embed"),
+                ("VENTANA_EMBEDDINGS__DIMENSIONS", dims),
+            ],
+        )
+    };
+    let kb = KnowledgeBase::open(&sized("32")).await.unwrap();
+    assert_eq!(kb.dense_status().unwrap().1, 32);
+    drop(kb);
+
+    let error = KnowledgeBase::open(&sized("48")).await.unwrap_err();
+    let message = format!("{error:#}");
+    assert!(message.contains("48-dimensional"), "{message}");
+    assert!(message.contains("32-dimensional"), "{message}");
+    assert!(message.contains("kb index"), "{message}");
+
+    // `ventana kb index` opens with Recreate: the index follows the model.
+    let kb = KnowledgeBase::open_with(&sized("48"), super::index::OnDimensionChange::Recreate)
+        .await
+        .unwrap();
+    kb.rebuild().await.unwrap();
+    assert_eq!(kb.dense_status().unwrap().1, 48);
+    let hits = kb.search("envian a todo el pais?", 1).await.unwrap();
+    assert_eq!(hits[0].article_id, "envios");
+    drop(kb);
+    // And the service starts again on it.
+    KnowledgeBase::open(&sized("48")).await.unwrap();
+}

@@ -20,7 +20,8 @@ use qdrant_edge::{
 };
 
 use super::{
-    DENSE_VECTOR, IndexPoint, IndexQuery, IndexSchema, RRF_K, Scored, VectorIndex, payload_hash,
+    DENSE_VECTOR, IndexPoint, IndexQuery, IndexSchema, OnDimensionChange, RRF_K, Scored,
+    VectorIndex, check_dimension, payload_hash,
 };
 use crate::knowledge::sparse::{CHAR_VECTOR, WORD_VECTORS};
 
@@ -47,6 +48,16 @@ impl EdgeIndex {
     /// Opens (or creates) the shard in `path`. Blocking: call it from
     /// `spawn_blocking` or before the runtime is busy.
     pub fn open(path: &Path, schema: IndexSchema) -> anyhow::Result<Self> {
+        Self::open_with(path, schema, OnDimensionChange::Fail)
+    }
+
+    /// [`open`](Self::open), choosing what a stored dense dimension other
+    /// than the model's does.
+    pub fn open_with(
+        path: &Path,
+        schema: IndexSchema,
+        on_change: OnDimensionChange,
+    ) -> anyhow::Result<Self> {
         std::fs::create_dir_all(path)
             .with_context(|| format!("cannot create {}", path.display()))?;
         let wanted = edge_config(schema);
@@ -64,6 +75,16 @@ impl EdgeIndex {
         let shard = match EdgeShard::load(path, None) {
             Ok(shard) if same_layout(&shard.config(), &wanted) => shard,
             Ok(shard) => {
+                let stored = shard.config().vectors.get(DENSE_VECTOR).map(|p| p.size);
+                if let Err(e) = check_dimension(
+                    stored,
+                    schema.dense_dim,
+                    on_change,
+                    &path.display().to_string(),
+                ) {
+                    drop(shard);
+                    return Err(e);
+                }
                 tracing::info!(path = %path.display(), "index layout changed; recreating the embedded index");
                 drop(shard);
                 recreate(path, wanted)?
@@ -392,5 +413,33 @@ mod tests {
         drop(index);
         let index = EdgeIndex::open(dir.path(), IndexSchema { dense_dim: Some(4) }).unwrap();
         assert!(index.stored_hashes().await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn dense_vectors_are_searched_and_fused() {
+        let dir = tempfile::tempdir().unwrap();
+        let index = EdgeIndex::open(dir.path(), IndexSchema { dense_dim: Some(3) }).unwrap();
+        let with_dense = |id: u64, words: &[u32], dense: [f32; 3]| IndexPoint {
+            dense: Some(dense.to_vec()),
+            ..point(id, words)
+        };
+        index
+            .upsert(vec![
+                with_dense(1, &[1], [1.0, 0.0, 0.0]),
+                with_dense(2, &[1], [0.0, 1.0, 0.0]),
+                with_dense(3, &[2], [0.0, 0.0, 1.0]),
+            ])
+            .await
+            .unwrap();
+        let found = index
+            .query(IndexQuery {
+                sparse: vec![],
+                dense: Some(vec![0.1, 0.9, 0.0]),
+                prefetch_limit: 10,
+                limit: 10,
+            })
+            .await
+            .unwrap();
+        assert_eq!(found.first().map(|s| s.id), Some(2), "{found:?}");
     }
 }

@@ -57,6 +57,39 @@ pub struct IndexSchema {
     pub dense_dim: Option<usize>,
 }
 
+/// What opening an index does when the stored dense vectors have another
+/// dimension than the embedding model returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnDimensionChange {
+    /// Refuse to start: the error names both sizes (the service's default).
+    Fail,
+    /// Drop the stored vectors and index again (`ventana kb index`).
+    Recreate,
+}
+
+/// Checks the dense dimension an existing index holds against the model's.
+/// Switching embeddings on or off only changes the layout (the index is
+/// recreated and refilled); two different sizes mean another model, and
+/// mixing its vectors with the stored ones would return garbage.
+pub fn check_dimension(
+    stored: Option<usize>,
+    wanted: Option<usize>,
+    on_change: OnDimensionChange,
+    location: &str,
+) -> anyhow::Result<()> {
+    match (stored, wanted, on_change) {
+        (Some(stored), Some(wanted), OnDimensionChange::Fail) if stored != wanted => {
+            anyhow::bail!(
+                "embeddings: the model returns {wanted}-dimensional vectors but the index at \
+                 {location} holds {stored}-dimensional ones (made with another model); \
+                 run `ventana kb index` to rebuild the index for this model, or configure \
+                 the model it was built with"
+            )
+        }
+        _ => Ok(()),
+    }
+}
+
 /// A store of passages with named sparse (and optional dense) vectors.
 #[async_trait::async_trait]
 pub trait VectorIndex: Send + Sync + std::fmt::Debug {

@@ -22,7 +22,10 @@ use qdrant_client::qdrant::{
 };
 use secrecy::ExposeSecret;
 
-use super::{DENSE_VECTOR, IndexPoint, IndexQuery, IndexSchema, RRF_K, Scored, VectorIndex};
+use super::{
+    DENSE_VECTOR, IndexPoint, IndexQuery, IndexSchema, OnDimensionChange, RRF_K, Scored,
+    VectorIndex, check_dimension,
+};
 use crate::knowledge::QdrantConfig;
 use crate::knowledge::sparse::{CHAR_VECTOR, WORD_VECTORS};
 
@@ -55,6 +58,16 @@ impl std::fmt::Debug for ServerIndex {
 impl ServerIndex {
     /// Connects and makes sure the collection exists with the wanted layout.
     pub async fn open(config: &QdrantConfig, schema: IndexSchema) -> anyhow::Result<Self> {
+        Self::open_with(config, schema, OnDimensionChange::Fail).await
+    }
+
+    /// [`open`](Self::open), choosing what a stored dense dimension other
+    /// than the model's does.
+    pub async fn open_with(
+        config: &QdrantConfig,
+        schema: IndexSchema,
+        on_change: OnDimensionChange,
+    ) -> anyhow::Result<Self> {
         let url = config.url.clone().context("qdrant.url is not set")?;
         let mut builder = Qdrant::from_url(&url)
             .timeout(REQUEST_TIMEOUT)
@@ -75,27 +88,32 @@ impl ServerIndex {
             schema,
             url,
         };
-        index.ensure_collection().await?;
+        index.ensure_collection(on_change).await?;
         Ok(index)
     }
 
-    async fn ensure_collection(&self) -> anyhow::Result<()> {
+    async fn ensure_collection(&self, on_change: OnDimensionChange) -> anyhow::Result<()> {
         let exists = self
             .client
             .collection_exists(&self.collection)
             .await
             .with_context(|| format!("Qdrant at {}: cannot reach the server", self.url))?;
         if exists {
-            if self.layout_matches().await? {
+            let (matches, stored) = self.layout_matches().await?;
+            if matches {
                 return Ok(());
             }
+            let location = format!("{} collection {}", self.url, self.collection);
+            check_dimension(stored, self.schema.dense_dim, on_change, &location)?;
             tracing::info!(collection = %self.collection, "index layout changed; recreating the collection");
             self.client.delete_collection(&self.collection).await?;
         }
         self.create_collection().await
     }
 
-    async fn layout_matches(&self) -> anyhow::Result<bool> {
+    /// Whether the collection has the wanted vectors, and the size of its
+    /// dense vectors.
+    async fn layout_matches(&self) -> anyhow::Result<(bool, Option<usize>)> {
         let info = self.client.collection_info(&self.collection).await?;
         let params = info
             .result
@@ -116,7 +134,7 @@ impl ServerIndex {
             }
             _ => None,
         };
-        Ok(sparse == wanted && dense == self.schema.dense_dim)
+        Ok((sparse == wanted && dense == self.schema.dense_dim, dense))
     }
 
     async fn create_collection(&self) -> anyhow::Result<()> {
