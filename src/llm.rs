@@ -133,9 +133,17 @@ impl LlmError {
         }
     }
 
-    /// A 4xx that may be about `response_format` (not auth, not rate limit).
+    /// A 4xx that may be about `response_format` (not auth, not rate limit),
+    /// or any error whose message names it: llama-cpp-python's server
+    /// (0.3.x) answers a `json_schema` it does not know with a 500 whose
+    /// validation message points at `response_format`.
     fn rejects_format(&self) -> bool {
-        matches!(self, LlmError::Rejected { status, .. } if matches!(status, 400 | 415 | 422 | 501))
+        match self {
+            LlmError::Rejected { status, message } => {
+                matches!(status, 400 | 415 | 422 | 501) || names_response_format(message)
+            }
+            _ => false,
+        }
     }
 }
 
@@ -294,6 +302,11 @@ fn classify_error(error: OpenAIError) -> LlmError {
             let status = e.status_code.as_u16();
             match status {
                 429 => LlmError::RateLimited,
+                // A server error about the request's shape is a rejection.
+                500..=599 if names_response_format(&e.api_error.message) => LlmError::Rejected {
+                    status,
+                    message: e.api_error.message,
+                },
                 500..=599 => LlmError::Server(status),
                 _ => LlmError::Rejected {
                     status,
@@ -313,6 +326,11 @@ fn classify_error(error: OpenAIError) -> LlmError {
         },
         other => LlmError::Transport(other.to_string()),
     }
+}
+
+/// Whether an error message is about the `response_format` field.
+fn names_response_format(message: &str) -> bool {
+    message.contains("response_format") || message.contains("json_schema")
 }
 
 /// The tags prompts use to delimit untrusted text.

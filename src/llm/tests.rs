@@ -47,6 +47,19 @@ async fn json_schema_is_tried_first() {
     assert_eq!(llm.structured_mode(), StructuredMode::JsonSchema);
 }
 
+/// The `response_format.type` of each chat request, in order.
+fn formats_asked(fake: &FakeOpenAi) -> Vec<String> {
+    fake.chat_requests()
+        .iter()
+        .map(|r| {
+            r["response_format"]["type"]
+                .as_str()
+                .unwrap_or("none")
+                .to_owned()
+        })
+        .collect()
+}
+
 #[tokio::test]
 async fn rejected_json_schema_falls_back_to_json_object_and_is_remembered() {
     let fake = FakeOpenAi::start().await;
@@ -59,21 +72,47 @@ async fn rejected_json_schema_falls_back_to_json_object_and_is_remembered() {
     assert_eq!(value["class"], "urgent");
     assert_eq!(llm.structured_mode(), StructuredMode::JsonObject);
     llm.chat_json(&messages(), &schema()).await.unwrap();
-    let formats: Vec<String> = fake
-        .chat_requests()
-        .iter()
-        .map(|r| {
-            r["response_format"]["type"]
-                .as_str()
-                .unwrap_or("none")
-                .to_owned()
-        })
-        .collect();
+    let formats = formats_asked(&fake);
     assert_eq!(formats, ["json_schema", "json_object", "json_object"]);
     assert_eq!(
         fake.chat_requests()[1]["response_format"]["schema"]["type"],
         "object"
     );
+}
+
+#[tokio::test]
+async fn a_server_error_naming_response_format_is_a_rejection_not_an_outage() {
+    // llama-cpp-python 0.3's server answers an unknown `json_schema` with a
+    // 500 whose message is a validation error about `response_format`.
+    let fake = FakeOpenAi::start().await;
+    fake.reject_json_schema_with_500(true);
+    fake.set_default(Script::Reply(r#"{"class": "human"}"#.into()));
+    let llm = client(&fake, 10_000);
+    let value = llm.chat_json(&messages(), &schema()).await.unwrap();
+    assert_eq!(value["class"], "human");
+    assert_eq!(llm.structured_mode(), StructuredMode::JsonObject);
+    llm.chat_json(&messages(), &schema()).await.unwrap();
+    let formats = formats_asked(&fake);
+    // async-openai may retry the 500 before it reaches us; after the
+    // fall-back the endpoint is only asked with `json_object`.
+    assert!(
+        formats.starts_with(&["json_schema".to_owned()]),
+        "{formats:?}"
+    );
+    assert_eq!(formats[formats.len() - 2..], ["json_object", "json_object"]);
+}
+
+#[tokio::test]
+async fn a_plain_server_error_does_not_change_the_form() {
+    let fake = FakeOpenAi::start().await;
+    fake.push(Script::server_error());
+    fake.push(Script::server_error());
+    fake.push(Script::server_error());
+    fake.push(Script::server_error());
+    fake.set_default(Script::Reply(r#"{"class": "faq"}"#.into()));
+    let llm = client(&fake, 20_000);
+    let _ = llm.chat_json(&messages(), &schema()).await;
+    assert_eq!(llm.structured_mode(), StructuredMode::JsonSchema);
 }
 
 #[tokio::test]

@@ -83,6 +83,9 @@ struct Shared {
     queue: Mutex<VecDeque<Script>>,
     default: Mutex<Option<Script>>,
     reject_json_schema: AtomicBool,
+    /// Reject `json_schema` as llama-cpp-python 0.3's server does: a 500
+    /// whose message is a validation error naming `response_format`.
+    reject_json_schema_with_500: AtomicBool,
     reject_json_object: AtomicBool,
     requests: Mutex<Vec<Recorded>>,
 }
@@ -140,6 +143,13 @@ impl FakeOpenAi {
     pub fn reject_json_schema(&self, reject: bool) {
         self.shared
             .reject_json_schema
+            .store(reject, Ordering::Relaxed);
+    }
+
+    /// Reject `json_schema` with llama-cpp-python 0.3's 500 instead of a 400.
+    pub fn reject_json_schema_with_500(&self, reject: bool) {
+        self.shared
+            .reject_json_schema_with_500
             .store(reject, Ordering::Relaxed);
     }
 
@@ -215,6 +225,18 @@ async fn chat(State(shared): State<Arc<Shared>>, Json(body): Json<Value>) -> Res
     match format.as_deref() {
         Some("json_schema") if shared.reject_json_schema.load(Ordering::Relaxed) => {
             return llama_rejection("response_format type json_schema is not supported");
+        }
+        Some("json_schema") if shared.reject_json_schema_with_500.load(Ordering::Relaxed) => {
+            return (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                Json(json!({"error": {
+                    "message": "1 validation error:\n  {'type': 'literal_error', 'loc': ('body', 'response_format', 'type'), 'msg': \"Input should be 'text' or 'json_object'\", 'input': 'json_schema'}\n\n  File \"llama_cpp/server/app.py\", line 376, in create_chat_completion\n    POST /v1/chat/completions",
+                    "type": "internal_server_error",
+                    "param": null,
+                    "code": null,
+                }})),
+            )
+                .into_response();
         }
         Some("json_object") if shared.reject_json_object.load(Ordering::Relaxed) => {
             return llama_rejection("response_format type json_object is not supported");
