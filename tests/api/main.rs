@@ -11,6 +11,7 @@ mod crash;
 mod escalation;
 mod intake;
 mod kb;
+mod models;
 mod outbox;
 mod scheduler;
 mod unanswered;
