@@ -28,11 +28,12 @@ fn config(knowledge: &Path, data: &Path) -> Config {
     Config::load_from(None, env).expect("bench configuration")
 }
 
-fn peak_rss_mb() -> f64 {
+/// A `/proc/self/status` memory field (`VmHWM`, `RssAnon`, ...) in MB.
+fn status_mb(field: &str) -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
         .map_or(0.0, |kb| kb / 1024.0)
 }
@@ -151,6 +152,7 @@ fn measure(label: &str, knowledge: &Path, seeds: &[String], rt: &tokio::runtime:
     let mut rng = StdRng::seed_from_u64(11);
     let queries = chat_queries(seeds, &mut rng);
     let mut latencies = Vec::with_capacity(QUERIES);
+    eprintln!("{label}: built in {:.1} s, querying", build.as_secs_f64());
     rt.block_on(async {
         for q in queries.iter().take(100) {
             kb.search(q, 5).await.unwrap();
@@ -170,12 +172,15 @@ fn measure(label: &str, knowledge: &Path, seeds: &[String], rt: &tokio::runtime:
     rt.block_on(KnowledgeBase::open(&config)).expect("reopen");
     let reopen = started.elapsed();
     println!(
-        "{label:<22} {articles:>6} articles {passages:>6} passages | build {:>6.2} s | reopen {:>5.2} s | query p50 {:.3} ms p99 {:.3} ms | peak RSS {:.0} MB",
+        "{label:<22} {articles:>6} articles {passages:>6} passages | build {:>6.2} s | reopen {:>5.2} s | query p50 {:.3} ms p99 {:.3} ms | peak RSS {:.0} MB (now {:.0} MB: anon {:.0}, file {:.0})",
         build.as_secs_f64(),
         reopen.as_secs_f64(),
         percentile(&latencies, 0.50),
         percentile(&latencies, 0.99),
-        peak_rss_mb(),
+        status_mb("VmHWM"),
+        status_mb("VmRSS"),
+        status_mb("RssAnon"),
+        status_mb("RssFile"),
     );
 }
 

@@ -8,6 +8,12 @@
 //! point id is derived from the article id and the passage's position, and
 //! every point carries a hash of exactly what its vectors were computed
 //! from: the indexer only re-embeds points whose hash changed.
+//!
+//! Memory: a catalog of 10,000 articles holds millions of terms, so profiles
+//! live in a few flat arrays (one row per article, see [`Rows`]) instead of
+//! a `Vec` per article and per question word, document frequencies in a
+//! sorted array, and a planned point keeps only its article and position:
+//! its text and payload are made again when (and only if) it is embedded.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -16,7 +22,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use super::article::Article;
-use super::sparse::{QueryWord, SparseEncoder};
+use super::sparse::SparseEncoder;
 use super::text::{normalize, words};
 
 /// Bump when the way vectors are computed changes: every hash changes and
@@ -37,26 +43,125 @@ pub struct PointRef {
 #[derive(Debug, Clone)]
 pub struct PlannedPoint {
     pub id: u64,
-    /// The text its vectors are computed from.
-    pub text: String,
+    pub article: Arc<Article>,
+    pub passage: usize,
     /// The knowledge base's stop-grams (shared by all points): left out of
-    /// the trigram vector; those found in `text` are part of its hash.
+    /// the trigram vector; those found in the text are part of its hash.
     pub stop_grams: Arc<HashSet<u32>>,
     pub hash: String,
-    pub payload: serde_json::Map<String, serde_json::Value>,
 }
 
-/// An article's terms: stem hashes (all languages) and trigram hashes, sorted.
-#[derive(Debug, Clone, Default)]
-pub struct Profile {
-    pub stems: Vec<u32>,
-    pub grams: Vec<u32>,
-    /// Stems of title and questions only: the article's own summary of
-    /// what it answers.
-    pub head_stems: Vec<u32>,
+impl PlannedPoint {
+    /// The text its vectors are computed from.
+    pub fn text(&self) -> String {
+        passage_text(&self.article, self.passage)
+    }
+
+    /// What the index stores with it, hash included.
+    pub fn payload(&self) -> serde_json::Map<String, serde_json::Value> {
+        let payload = json!({
+            "article_id": self.article.id,
+            "kind": "passage",
+            "passage": self.passage,
+            "title": self.article.title,
+            "heading": self.article.passages[self.passage].heading,
+            "lang": self.article.lang,
+            "hash": self.hash,
+        });
+        let serde_json::Value::Object(payload) = payload else {
+            unreachable!("json! object")
+        };
+        payload
+    }
+}
+
+/// Variable-length rows of one flat array: row `i` is
+/// `items[ends[i - 1]..ends[i]]`. One allocation for all articles instead
+/// of one per article (or per word).
+#[derive(Debug, Clone)]
+pub struct Rows<T> {
+    items: Vec<T>,
+    ends: Vec<u32>,
+}
+
+impl<T> Default for Rows<T> {
+    fn default() -> Self {
+        Self {
+            items: Vec::new(),
+            ends: Vec::new(),
+        }
+    }
+}
+
+impl<T: Copy> Rows<T> {
+    fn push(&mut self, row: impl IntoIterator<Item = T>) -> usize {
+        self.items.extend(row);
+        self.ends
+            .push(u32::try_from(self.items.len()).expect("fewer than 2^32 terms"));
+        self.ends.len() - 1
+    }
+
+    pub fn row(&self, i: usize) -> &[T] {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        &self.items[start..self.ends[i] as usize]
+    }
+
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    fn shrink_to_fit(&mut self) {
+        self.items.shrink_to_fit();
+        self.ends.shrink_to_fit();
+    }
+}
+
+/// One article's terms, borrowed from the catalog.
+#[derive(Debug, Clone, Copy)]
+pub struct Profile<'a> {
+    /// Stem hashes of all its text (all languages), sorted.
+    pub stems: &'a [u32],
+    /// Trigram hashes of all its text, sorted.
+    pub grams: &'a [u32],
+    /// Stems of title and questions only, sorted: the article's own
+    /// summary of what it answers.
+    pub head_stems: &'a [u32],
+    /// The title and each question: ranges of [`Profile::words`] rows.
+    heads: &'a [(u32, u32)],
+    words: &'a HeadWords,
+}
+
+impl<'a> Profile<'a> {
     /// The title and each question as lists of content words, each word
-    /// as its sorted stems.
-    pub heads: Vec<Vec<Vec<u32>>>,
+    /// as its sorted stems and IDF.
+    pub fn heads(&self) -> impl Iterator<Item = impl Iterator<Item = HeadWord<'a>>> + 'a {
+        let words = self.words;
+        self.heads.iter().map(move |&(start, end)| {
+            (start as usize..end as usize).map(move |w| HeadWord {
+                stems: words.stems.row(w),
+                idf: words.idf[w],
+            })
+        })
+    }
+}
+
+/// A content word of a title or question.
+#[derive(Debug, Clone, Copy)]
+pub struct HeadWord<'a> {
+    pub stems: &'a [u32],
+    /// IDF of its most common stem in this catalog.
+    pub idf: f32,
+}
+
+/// The content words of all titles and questions.
+#[derive(Debug, Clone, Default)]
+struct HeadWords {
+    stems: Rows<u32>,
+    idf: Vec<f32>,
 }
 
 /// One consistent version of the knowledge base.
@@ -64,12 +169,50 @@ pub struct Profile {
 pub struct Catalog {
     pub articles: Vec<Arc<Article>>,
     pub by_id: HashMap<String, usize>,
-    pub profiles: Vec<Profile>,
     pub points: HashMap<u64, PointRef>,
-    /// Number of articles containing each stem.
-    pub df: HashMap<u32, u32>,
-    /// Number of articles containing each trigram.
-    pub gram_df: HashMap<u32, u32>,
+    stems: Rows<u32>,
+    grams: Rows<u32>,
+    head_stems: Rows<u32>,
+    heads: Rows<(u32, u32)>,
+    head_words: HeadWords,
+    /// Number of articles containing each stem, sorted by stem.
+    df: Vec<(u32, u32)>,
+    /// Trigrams in more than a tenth of a large knowledge base.
+    stop_grams: Arc<HashSet<u32>>,
+}
+
+/// The distinct words seen while building, with their stems and trigrams
+/// computed once (stemming in three languages is most of the build's work).
+#[derive(Default)]
+struct Vocabulary {
+    ids: HashMap<Box<str>, Option<u32>>,
+    stems: Rows<u32>,
+    grams: Rows<u32>,
+}
+
+impl Vocabulary {
+    /// The word's id, or `None` for a stop word.
+    fn id(&mut self, encoder: &SparseEncoder, word: &str) -> Option<u32> {
+        if let Some(&id) = self.ids.get(word) {
+            return id;
+        }
+        let id = encoder.document_word(word).map(|terms| {
+            self.stems.push(terms.stems);
+            self.grams.push(terms.grams) as u32
+        });
+        self.ids.insert(word.into(), id);
+        id
+    }
+
+    /// Ids of the content words of a normalized text, sorted, distinct.
+    fn content_ids(&mut self, encoder: &SparseEncoder, normalized: &str) -> Vec<u32> {
+        let mut ids: Vec<u32> = words(normalized)
+            .filter_map(|w| self.id(encoder, w))
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids
+    }
 }
 
 impl Catalog {
@@ -81,58 +224,147 @@ impl Catalog {
     ) -> (Catalog, Vec<PlannedPoint>) {
         let mut catalog = Catalog::default();
         let mut planned = Vec::new();
-        let mut words_cache: HashMap<String, QueryWord> = HashMap::new();
+        let mut vocab = Vocabulary::default();
+        // Content words of every planned point, for its stop-gram list.
+        let mut point_words: Rows<u32> = Rows::default();
+        let mut df: HashMap<u32, u32> = HashMap::new();
+        let mut gram_df: HashMap<u32, u32> = HashMap::new();
         for (index, article) in articles.into_iter().enumerate() {
-            let profile = profile_of(&article, encoder, &mut words_cache);
-            for stem in &profile.stems {
-                *catalog.df.entry(*stem).or_insert(0) += 1;
+            let article = Arc::new(article);
+            catalog.add_profile(&article, encoder, &mut vocab);
+            for stem in catalog.stems.row(index) {
+                *df.entry(*stem).or_insert(0) += 1;
             }
-            for gram in &profile.grams {
-                *catalog.gram_df.entry(*gram).or_insert(0) += 1;
+            for gram in catalog.grams.row(index) {
+                *gram_df.entry(*gram).or_insert(0) += 1;
             }
-            plan_points(
-                index,
-                &article,
-                dense_model,
-                &mut catalog.points,
-                &mut planned,
-            );
+            for passage in 0..article.passages.len() {
+                let text = passage_text(&article, passage);
+                point_words.push(vocab.content_ids(encoder, &normalize(&text)));
+                let id = point_id(&article.id, passage);
+                catalog.points.insert(
+                    id,
+                    PointRef {
+                        article: index,
+                        passage,
+                    },
+                );
+                // The hash is completed once the knowledge base's
+                // stop-grams are known.
+                let hash = content_hash(&[
+                    ENCODER_VERSION,
+                    dense_model.unwrap_or(""),
+                    &article.id,
+                    &text,
+                ]);
+                planned.push(PlannedPoint {
+                    id,
+                    article: article.clone(),
+                    passage,
+                    stop_grams: Arc::default(),
+                    hash,
+                });
+            }
             catalog.by_id.insert(article.id.clone(), index);
-            catalog.profiles.push(profile);
-            catalog.articles.push(Arc::new(article));
+            catalog.articles.push(article);
         }
-        let all_stop_grams: Arc<HashSet<u32>> = Arc::new(
-            catalog
-                .gram_df
-                .keys()
-                .copied()
-                .filter(|g| catalog.is_stop_gram(*g))
+        let limit = stop_gram_limit(catalog.articles.len());
+        catalog.stop_grams = Arc::new(
+            gram_df
+                .into_iter()
+                .filter(|&(_, n)| n > limit)
+                .map(|(g, _)| g)
                 .collect(),
         );
-        for point in planned.iter_mut() {
-            let mut found = HashSet::new();
-            for word in words(&normalize(&point.text)) {
-                if encoder.is_stopword(word) {
-                    continue;
-                }
-                let entry = word_entry(&mut words_cache, encoder, word);
-                found.extend(
-                    entry
-                        .grams
-                        .iter()
-                        .copied()
-                        .filter(|g| all_stop_grams.contains(g)),
-                );
-            }
-            let stop_grams = sorted(found);
-            let listed: String = stop_grams.iter().map(|g| format!("{g:x},")).collect();
+        drop(vocab.ids);
+        for (i, point) in planned.iter_mut().enumerate() {
+            let mut found: Vec<u32> = point_words
+                .row(i)
+                .iter()
+                .flat_map(|&w| vocab.grams.row(w as usize))
+                .copied()
+                .filter(|g| catalog.stop_grams.contains(g))
+                .collect();
+            found.sort_unstable();
+            found.dedup();
+            let listed: String = found.iter().map(|g| format!("{g:x},")).collect();
             point.hash = content_hash(&[&point.hash, &listed]);
-            point
-                .payload
-                .insert("hash".into(), point.hash.clone().into());
-            point.stop_grams = all_stop_grams.clone();
+            point.stop_grams = catalog.stop_grams.clone();
         }
+        catalog.df = df.into_iter().collect();
+        catalog.df.sort_unstable();
+        catalog.head_words.idf = (0..catalog.head_words.stems.len())
+            .map(|w| {
+                let stems = catalog.head_words.stems.row(w);
+                catalog.idf(stems.iter().map(|s| catalog.df(*s)).max().unwrap_or(0))
+            })
+            .collect();
+        catalog.stems.shrink_to_fit();
+        catalog.grams.shrink_to_fit();
+        catalog.head_stems.shrink_to_fit();
+        catalog.heads.shrink_to_fit();
+        catalog.head_words.stems.shrink_to_fit();
+        catalog.points.shrink_to_fit();
         (catalog, planned)
+    }
+
+    /// Appends the profile rows of the next article.
+    fn add_profile(&mut self, article: &Article, encoder: &SparseEncoder, vocab: &mut Vocabulary) {
+        let mut head: Vec<u32> = Vec::new();
+        let mut heads = Vec::new();
+        for text in std::iter::once(&article.title).chain(&article.questions) {
+            let start = self.head_words.stems.len();
+            for word in words(&normalize(text)) {
+                let Some(id) = vocab.id(encoder, word) else {
+                    continue;
+                };
+                let stems = vocab.stems.row(id as usize);
+                head.extend_from_slice(stems);
+                let known = (start..self.head_words.stems.len())
+                    .any(|w| self.head_words.stems.row(w) == stems);
+                if !stems.is_empty() && !known {
+                    self.head_words.stems.push(stems.iter().copied());
+                }
+            }
+            heads.push((start as u32, self.head_words.stems.len() as u32));
+        }
+        let mut all = String::with_capacity(article.body.len() + 256);
+        all.push_str(&article.title);
+        all.push('\n');
+        all.push_str(&article.questions.join("\n"));
+        all.push('\n');
+        all.push_str(&article.tags.join(" "));
+        all.push('\n');
+        all.push_str(&article.body);
+        let ids = vocab.content_ids(encoder, &normalize(&all));
+        let mut stems = head.clone();
+        let mut grams = Vec::new();
+        for &id in &ids {
+            stems.extend_from_slice(vocab.stems.row(id as usize));
+            grams.extend_from_slice(vocab.grams.row(id as usize));
+        }
+        self.stems.push(sorted(stems));
+        self.grams.push(sorted(grams));
+        self.head_stems.push(sorted(head));
+        self.heads.push(heads);
+    }
+
+    /// The term profile of an article.
+    pub fn profile(&self, article: usize) -> Profile<'_> {
+        Profile {
+            stems: self.stems.row(article),
+            grams: self.grams.row(article),
+            head_stems: self.head_stems.row(article),
+            heads: self.heads.row(article),
+            words: &self.head_words,
+        }
+    }
+
+    /// Number of articles containing a stem.
+    pub fn df(&self, stem: u32) -> u32 {
+        self.df
+            .binary_search_by_key(&stem, |&(s, _)| s)
+            .map_or(0, |i| self.df[i].1)
     }
 
     /// Whether a trigram is in more than a tenth of a large knowledge base
@@ -140,8 +372,7 @@ impl Catalog {
     /// barely move IDF-weighted scores but have the longest posting lists:
     /// queries leave them out, so documents do not store them either.
     pub fn is_stop_gram(&self, gram: u32) -> bool {
-        let limit = (self.articles.len() / 10).max(STOP_GRAM_MIN_DF) as u32;
-        self.gram_df.get(&gram).copied().unwrap_or(0) > limit
+        self.stop_grams.contains(&gram)
     }
 
     pub fn article(&self, id: &str) -> Option<&Arc<Article>> {
@@ -156,91 +387,14 @@ impl Catalog {
     }
 }
 
-fn word_entry<'a>(
-    cache: &'a mut HashMap<String, QueryWord>,
-    encoder: &SparseEncoder,
-    word: &str,
-) -> &'a QueryWord {
-    if !cache.contains_key(word) {
-        cache.insert(word.to_owned(), encoder.query_word(word));
-    }
-    &cache[word]
+fn stop_gram_limit(articles: usize) -> u32 {
+    (articles / 10).max(STOP_GRAM_MIN_DF) as u32
 }
 
-fn terms_of(
-    text: &str,
-    encoder: &SparseEncoder,
-    cache: &mut HashMap<String, QueryWord>,
-    stems: &mut HashSet<u32>,
-    grams: Option<&mut HashSet<u32>>,
-) {
-    let normalized = normalize(text);
-    let mut grams = grams;
-    for word in words(&normalized) {
-        if encoder.is_stopword(word) {
-            continue;
-        }
-        let entry = word_entry(cache, encoder, word);
-        stems.extend(entry.stems.iter().copied());
-        if let Some(grams) = grams.as_deref_mut() {
-            grams.extend(entry.grams.iter().copied());
-        }
-    }
-}
-
-fn sorted(set: HashSet<u32>) -> Vec<u32> {
-    let mut v: Vec<u32> = set.into_iter().collect();
+fn sorted(mut v: Vec<u32>) -> Vec<u32> {
     v.sort_unstable();
+    v.dedup();
     v
-}
-
-fn head_words(
-    text: &str,
-    encoder: &SparseEncoder,
-    cache: &mut HashMap<String, QueryWord>,
-) -> Vec<Vec<u32>> {
-    let normalized = normalize(text);
-    let mut out: Vec<Vec<u32>> = Vec::new();
-    for word in words(&normalized) {
-        if encoder.is_stopword(word) {
-            continue;
-        }
-        let stems = word_entry(cache, encoder, word).stems.clone();
-        if !stems.is_empty() && !out.contains(&stems) {
-            out.push(stems);
-        }
-    }
-    out
-}
-
-fn profile_of(
-    article: &Article,
-    encoder: &SparseEncoder,
-    cache: &mut HashMap<String, QueryWord>,
-) -> Profile {
-    let mut head = HashSet::new();
-    let mut heads = Vec::new();
-    for text in std::iter::once(&article.title).chain(&article.questions) {
-        terms_of(text, encoder, cache, &mut head, None);
-        heads.push(head_words(text, encoder, cache));
-    }
-    let mut stems = head.clone();
-    let mut grams = HashSet::new();
-    let mut all = String::with_capacity(article.body.len() + 256);
-    all.push_str(&article.title);
-    all.push('\n');
-    all.push_str(&article.questions.join("\n"));
-    all.push('\n');
-    all.push_str(&article.tags.join(" "));
-    all.push('\n');
-    all.push_str(&article.body);
-    terms_of(&all, encoder, cache, &mut stems, Some(&mut grams));
-    Profile {
-        stems: sorted(stems),
-        grams: sorted(grams),
-        head_stems: sorted(head),
-        heads,
-    }
 }
 
 /// The text a passage is indexed with: title, heading, body and the
@@ -256,52 +410,6 @@ pub fn passage_text(article: &Article, passage: usize) -> String {
         p.text,
         article.questions.join("\n")
     )
-}
-
-fn plan_points(
-    index: usize,
-    article: &Article,
-    dense_model: Option<&str>,
-    points: &mut HashMap<u64, PointRef>,
-    planned: &mut Vec<PlannedPoint>,
-) {
-    for passage in 0..article.passages.len() {
-        let text = passage_text(article, passage);
-        let id = point_id(&article.id, passage);
-        let hash = content_hash(&[
-            ENCODER_VERSION,
-            dense_model.unwrap_or(""),
-            &article.id,
-            &text,
-        ]);
-        let payload = json!({
-            "article_id": article.id,
-            "kind": "passage",
-            "passage": passage,
-            "title": article.title,
-            "heading": article.passages[passage].heading,
-            "lang": article.lang,
-        });
-        let serde_json::Value::Object(payload) = payload else {
-            unreachable!("json! object")
-        };
-        points.insert(
-            id,
-            PointRef {
-                article: index,
-                passage,
-            },
-        );
-        // The hash is completed (and stored in the payload) once the
-        // knowledge base's stop-grams are known.
-        planned.push(PlannedPoint {
-            id,
-            text,
-            stop_grams: Arc::default(),
-            hash,
-            payload,
-        });
-    }
 }
 
 /// A stable 64-bit id for an article's `passage`-th passage.

@@ -84,12 +84,7 @@ pub fn word_weights(catalog: &Catalog, words: &[QueryWord]) -> Vec<f32> {
         .map(|w| {
             // The most common of the word's forms (stems in each language,
             // translations) sets its weight: it is what will match.
-            let df = w
-                .stems
-                .iter()
-                .map(|s| catalog.df.get(s).copied().unwrap_or(0))
-                .max()
-                .unwrap_or(0);
+            let df = w.stems.iter().map(|s| catalog.df(*s)).max().unwrap_or(0);
             catalog.idf(df)
         })
         .collect()
@@ -130,33 +125,50 @@ fn occurrence(word: &QueryWord, stems: &[u32], grams: Option<&[u32]>) -> f32 {
     }
 }
 
+/// The stems of all query words, sorted and distinct (for
+/// [`question_features`]).
+pub fn query_stems(words: &[QueryWord]) -> Vec<u32> {
+    let mut stems: Vec<u32> = words.iter().flat_map(|w| w.stems.iter().copied()).collect();
+    stems.sort_unstable();
+    stems.dedup();
+    stems
+}
+
 /// Best question coverage and best question match of one article (see
-/// [`Features`]).
+/// [`Features`]). `query_stems` comes from [`query_stems`].
 pub fn question_features(
-    catalog: &Catalog,
     words: &[QueryWord],
     weights: &[f32],
-    profile: &Profile,
+    query_stems: &[u32],
+    profile: &Profile<'_>,
 ) -> (f32, f32) {
-    let query_stems: std::collections::HashSet<u32> =
-        words.iter().flat_map(|w| w.stems.iter().copied()).collect();
+    let total_weight: f32 = weights.iter().sum();
     let mut best_cov = 0.0f32;
     let mut best_match = 0.0f32;
-    for head in &profile.heads {
-        let mut stems: Vec<u32> = head.iter().flatten().copied().collect();
-        stems.sort_unstable();
-        best_cov = best_cov.max(coverage(words, weights, &stems, None));
+    for head in profile.heads() {
+        let head: Vec<_> = head.collect();
+        if total_weight > 0.0 {
+            // Coverage of the message by this question's words.
+            let mut found = 0.0;
+            for (word, weight) in words.iter().zip(weights) {
+                let inside = head
+                    .iter()
+                    .any(|h| word.stems.iter().any(|s| h.stems.contains(s)));
+                if inside {
+                    found += weight * 1.0;
+                }
+            }
+            best_cov = best_cov.max((found / total_weight).clamp(0.0, 1.0));
+        }
         let (mut found, mut total) = (0.0f32, 0.0f32);
-        for word in head {
-            let df = word
+        for word in &head {
+            total += word.idf;
+            if word
+                .stems
                 .iter()
-                .map(|s| catalog.df.get(s).copied().unwrap_or(0))
-                .max()
-                .unwrap_or(0);
-            let idf = catalog.idf(df);
-            total += idf;
-            if word.iter().any(|s| query_stems.contains(s)) {
-                found += idf;
+                .any(|s| query_stems.binary_search(s).is_ok())
+            {
+                found += word.idf;
             }
         }
         if total > 0.0 {
@@ -167,10 +179,10 @@ pub fn question_features(
 }
 
 /// Coverage and head coverage of one article.
-pub fn article_coverage(words: &[QueryWord], weights: &[f32], profile: &Profile) -> (f32, f32) {
+pub fn article_coverage(words: &[QueryWord], weights: &[f32], profile: &Profile<'_>) -> (f32, f32) {
     (
-        coverage(words, weights, &profile.stems, Some(&profile.grams)),
-        coverage(words, weights, &profile.head_stems, None),
+        coverage(words, weights, profile.stems, Some(profile.grams)),
+        coverage(words, weights, profile.head_stems, None),
     )
 }
 

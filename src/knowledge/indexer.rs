@@ -78,7 +78,7 @@ async fn embed_batch(
 ) -> anyhow::Result<Vec<IndexPoint>> {
     let dense_vectors = match dense {
         Some(embedder) => {
-            let texts: Vec<String> = batch.iter().map(|p| p.text.clone()).collect();
+            let texts: Vec<String> = batch.iter().map(PlannedPoint::text).collect();
             Some(embedder.embed(&texts).await?)
         }
         None => None,
@@ -91,9 +91,9 @@ async fn embed_batch(
             .into_iter()
             .map(|p| IndexPoint {
                 id: p.id,
-                sparse: encoder.encode_document(&p.text, &p.stop_grams),
+                sparse: encoder.encode_document(&p.text(), &p.stop_grams),
                 dense: None,
-                payload: p.payload,
+                payload: p.payload(),
             })
             .collect::<Vec<_>>()
     })

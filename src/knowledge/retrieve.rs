@@ -13,7 +13,7 @@ use std::collections::HashMap;
 
 use super::catalog::Catalog;
 use super::chat::expand_abbreviations;
-use super::confidence::{Features, article_coverage, question_features, word_weights};
+use super::confidence::{Features, article_coverage, query_stems, question_features, word_weights};
 use super::index::Scored;
 use super::lexicon::Lexicon;
 use super::sparse::{CHAR_VECTOR, NamedSparse, QueryWord, SparseEncoder};
@@ -137,14 +137,15 @@ pub fn rank(
         return Vec::new();
     }
     let weights = word_weights(catalog, &query.words);
+    let stems = query_stems(&query.words);
     let coverages: Vec<(f32, f32)> = order
         .iter()
-        .map(|(article, _)| article_coverage(&query.words, &weights, &catalog.profiles[*article]))
+        .map(|(article, _)| article_coverage(&query.words, &weights, &catalog.profile(*article)))
         .collect();
     let questions: Vec<(f32, f32)> = order
         .iter()
         .map(|(article, _)| {
-            question_features(catalog, &query.words, &weights, &catalog.profiles[*article])
+            question_features(&query.words, &weights, &stems, &catalog.profile(*article))
         })
         .collect();
     let mut ranked: Vec<Ranked> = order

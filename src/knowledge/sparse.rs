@@ -220,16 +220,50 @@ impl SparseEncoder {
             .collect();
         stems.sort_unstable();
         stems.dedup();
-        let mut grams = Vec::new();
-        char_ngrams(word, |g| grams.push(hash32(g)));
-        grams.sort_unstable();
-        grams.dedup();
         QueryWord {
             word: word.to_owned(),
             stems,
-            grams,
+            grams: word_grams(word),
         }
     }
+
+    /// Stems and grams of one normalized word of an article, `None` for a
+    /// stop word ([`is_stopword`](Self::is_stopword) without its cache: the
+    /// catalog keeps its own vocabulary while it is built).
+    pub fn document_word(&self, word: &str) -> Option<WordTerms> {
+        if word.chars().count() < 2 || word.chars().all(|c| c.is_ascii_digit()) {
+            return None;
+        }
+        let mut stems = Vec::new();
+        for (_, model) in &self.bm25 {
+            let indices = model.embed_query(word).indices;
+            if indices.is_empty() {
+                return None;
+            }
+            stems.extend(indices);
+        }
+        stems.sort_unstable();
+        stems.dedup();
+        Some(WordTerms {
+            stems,
+            grams: word_grams(word),
+        })
+    }
+}
+
+/// A content word's stem and trigram hashes, sorted and distinct.
+#[derive(Debug, Clone)]
+pub struct WordTerms {
+    pub stems: Vec<u32>,
+    pub grams: Vec<u32>,
+}
+
+fn word_grams(word: &str) -> Vec<u32> {
+    let mut grams = Vec::new();
+    char_ngrams(word, |g| grams.push(hash32(g)));
+    grams.sort_unstable();
+    grams.dedup();
+    grams
 }
 
 #[cfg(test)]
