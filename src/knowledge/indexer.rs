@@ -17,11 +17,19 @@ use super::dense::DenseEmbedder;
 use super::index::{IndexPoint, VectorIndex};
 use super::sparse::SparseEncoder;
 
-/// Points per upsert call. In a bulk load each batch is sealed into its own
-/// indexed segment: large enough to keep the number of segments (and query
-/// fan-out) low, small enough that inserting into the in-RAM sparse index
-/// (linear in its posting lists' length) stays cheap.
-const UPSERT_BATCH: usize = 2048;
+/// Points per sealed segment in a bulk load. Each is written into Qdrant
+/// Edge's appendable segment, then sealed into an indexed one: large enough
+/// to keep the number of segments low (a query pays a fixed cost per segment
+/// and vector: 20 segments of 2,048 points at 10,000 articles made the query
+/// p50 2.6 ms, 5 of 8,192 make it 1.4 ms), small enough that inserting into
+/// the appendable segment's in-RAM sparse index (linear in its posting lists'
+/// length) stays cheap.
+const SEAL_POINTS: usize = 8192;
+
+/// Points embedded and written per upsert call: their vectors (about 7 KB a
+/// passage) exist twice while they are converted, so a whole segment's worth
+/// at once would add a hundred megabytes to the peak.
+const UPSERT_BATCH: usize = 1024;
 
 /// What a sync did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -59,12 +67,15 @@ pub async fn sync(
         unchanged: total - changed.len(),
     };
     index.delete(stale).await?;
-    let bulk = changed.len() > UPSERT_BATCH;
-    for batch in changed.chunks(UPSERT_BATCH) {
-        let points = embed_batch(encoder, dense, batch).await?;
-        index.upsert(points).await?;
+    let bulk = changed.len() > SEAL_POINTS;
+    for segment in changed.chunks(SEAL_POINTS) {
+        for batch in segment.chunks(UPSERT_BATCH) {
+            let points = embed_batch(encoder, dense, batch).await?;
+            index.upsert(points).await?;
+        }
         if bulk {
-            // Seal the batch into an indexed segment before the next one.
+            // Seal the segment's points into an indexed segment before the
+            // next ones.
             index.optimize().await?;
         }
     }

@@ -38,6 +38,11 @@ const K1: f64 = 1.2;
 /// BM25 length normalization.
 const B: f64 = 0.75;
 
+/// Words whose stop-word status is remembered (about 50 bytes each); the
+/// cache starts over when full. Messages repeat a small vocabulary; the
+/// catalog keeps its own vocabulary while it is built.
+const STOPWORD_CACHE: usize = 20_000;
+
 /// A sparse vector: sorted unique indices with their weights.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Sparse {
@@ -120,7 +125,7 @@ impl SparseEncoder {
             .iter()
             .any(|(_, model)| model.embed_query(word).indices.is_empty());
         let mut cache = self.stopwords.lock().expect("stopword cache");
-        if cache.len() > 200_000 {
+        if cache.len() > STOPWORD_CACHE {
             cache.clear();
         }
         cache.insert(word.to_owned(), stop);
