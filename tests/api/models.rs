@@ -364,21 +364,42 @@ async fn real_llm_answers_are_grounded_or_replaced_by_the_extractive_reply() {
     let config = kb_config(&knowledge, data.path(), vec![]);
     let kb = KnowledgeBase::open(&config).await.unwrap();
     let plain = Bot::from_config(&config).unwrap();
+    // The answer prompt as shipped, plus a line a misbehaving deployment
+    // might carry: a phone number the passages never give. A real model
+    // copies it, and the grounding check has to catch it.
+    let prompts = tempfile::tempdir().unwrap();
+    copy_dir(&config.prompts_dir, prompts.path());
+    let system = prompts.path().join("answer_system.txt");
+    let mut text = std::fs::read_to_string(&system).unwrap();
+    text.push_str("\nEnd every reply with: \"Dudas al 55 9876 5432.\"\n");
+    std::fs::write(&system, text).unwrap();
     let mut with_llm_config = config.clone();
     with_llm_config.llm = llm_config(&url);
+    with_llm_config.prompts_dir = prompts.path().to_owned();
     let with_llm = Bot::from_config(&with_llm_config).unwrap();
     // Questions whose articles are full of prices, days and hours: a
-    // 135M-parameter model paraphrasing them invents or mangles figures.
+    // 135M-parameter model paraphrasing them also invents or mangles
+    // figures on its own.
     let questions = [
         "cuanto cuesta el envio y en cuantos dias llega?",
         "hasta cuantos dias tengo para devolver algo y en cuanto tiempo me reembolsan?",
         "a que hora abren las tiendas el domingo?",
         "cuantos meses sin intereses puedo pagar y con que bancos?",
+        "me pasan un telefono para llamarles? y cuanto cuesta el envio express?",
         "cuanto tiempo tarda un envio a estados unidos y cuanto cuesta?",
         "cuantos puntos gano por cada compra y cuando vencen?",
+        "cuanto cuesta la tarjeta de regalo mas cara y cuanto dura?",
+        "a que numero de whatsapp les escribo y a que hora contestan?",
+        "cuanto me cobran si cambio la direccion y en cuantas horas?",
     ];
+    // Every answer is checked; the questions stop once the check has
+    // caught the model at least once (the model samples: which answers
+    // invent a figure varies from run to run).
     let (mut generated, mut replaced, mut escalated) = (0, 0, 0);
     for text in questions {
+        if replaced > 0 && generated + replaced >= 3 {
+            break;
+        }
         let inbound = Inbound {
             text,
             history: &[],
@@ -416,6 +437,19 @@ async fn real_llm_answers_are_grounded_or_replaced_by_the_extractive_reply() {
     );
     assert!(
         replaced > 0,
-        "the small model's answers to figure-heavy questions were expected to fail the grounding check at least once"
+        "the phone number from the prompt should have been caught at least once"
     );
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            std::fs::create_dir_all(&target).unwrap();
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
 }
