@@ -11,9 +11,11 @@
 //!
 //! Memory: a catalog of 10,000 articles holds millions of terms, so profiles
 //! live in a few flat arrays (one row per article, see [`Rows`]) instead of
-//! a `Vec` per article and per question word, document frequencies in a
-//! sorted array, and a planned point keeps only its article and position:
-//! its text and payload are made again when (and only if) it is embedded.
+//! a `Vec` per article and per question word, trigrams as small dense ids
+//! stored as varint gaps (about one byte each instead of four), document
+//! frequencies in a sorted array, and a planned point keeps only its article
+//! and position: its text and payload are made again when (and only if) it
+//! is embedded.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -125,8 +127,9 @@ impl<T: Copy> Rows<T> {
 pub struct Profile<'a> {
     /// Stem hashes of all its text (all languages), sorted.
     pub stems: &'a [u32],
-    /// Trigram hashes of all its text, sorted.
-    pub grams: &'a [u32],
+    /// Trigram ids of all its text (see [`Catalog::gram_id`]), as varint
+    /// gaps; [`Profile::gram_ids`] decodes them.
+    grams: &'a [u8],
     /// Stems of title and questions only, sorted: the article's own
     /// summary of what it answers.
     pub head_stems: &'a [u32],
@@ -136,6 +139,11 @@ pub struct Profile<'a> {
 }
 
 impl<'a> Profile<'a> {
+    /// The article's trigram ids, sorted.
+    pub fn gram_ids(&self) -> Vec<u32> {
+        decode_gaps(self.grams)
+    }
+
     /// The title and each question as lists of content words, each word
     /// as its sorted stems and IDF.
     pub fn heads(&self) -> impl Iterator<Item = impl Iterator<Item = HeadWord<'a>>> + 'a {
@@ -171,7 +179,9 @@ pub struct Catalog {
     pub by_id: HashMap<String, usize>,
     pub points: HashMap<u64, PointRef>,
     stems: Rows<u32>,
-    grams: Rows<u32>,
+    grams: Rows<u8>,
+    /// Dense id of every trigram hash found in an article.
+    gram_ids: HashMap<u32, u32>,
     head_stems: Rows<u32>,
     heads: Rows<(u32, u32)>,
     head_words: HeadWords,
@@ -187,27 +197,46 @@ pub struct Catalog {
 struct Vocabulary {
     ids: HashMap<Box<str>, Option<u32>>,
     stems: Rows<u32>,
+    /// Trigram ids (see [`Catalog::gram_id`]).
     grams: Rows<u32>,
+    /// The hash of each trigram id.
+    gram_hashes: Vec<u32>,
 }
 
 impl Vocabulary {
     /// The word's id, or `None` for a stop word.
-    fn id(&mut self, encoder: &SparseEncoder, word: &str) -> Option<u32> {
+    fn id(
+        &mut self,
+        encoder: &SparseEncoder,
+        gram_ids: &mut HashMap<u32, u32>,
+        word: &str,
+    ) -> Option<u32> {
         if let Some(&id) = self.ids.get(word) {
             return id;
         }
         let id = encoder.document_word(word).map(|terms| {
             self.stems.push(terms.stems);
-            self.grams.push(terms.grams) as u32
+            let hashes = &mut self.gram_hashes;
+            self.grams.push(terms.grams.into_iter().map(|hash| {
+                *gram_ids.entry(hash).or_insert_with(|| {
+                    hashes.push(hash);
+                    hashes.len() as u32 - 1
+                })
+            })) as u32
         });
         self.ids.insert(word.into(), id);
         id
     }
 
     /// Ids of the content words of a normalized text, sorted, distinct.
-    fn content_ids(&mut self, encoder: &SparseEncoder, normalized: &str) -> Vec<u32> {
+    fn content_ids(
+        &mut self,
+        encoder: &SparseEncoder,
+        gram_ids: &mut HashMap<u32, u32>,
+        normalized: &str,
+    ) -> Vec<u32> {
         let mut ids: Vec<u32> = words(normalized)
-            .filter_map(|w| self.id(encoder, w))
+            .filter_map(|w| self.id(encoder, gram_ids, w))
             .collect();
         ids.sort_unstable();
         ids.dedup();
@@ -228,19 +257,22 @@ impl Catalog {
         // Content words of every planned point, for its stop-gram list.
         let mut point_words: Rows<u32> = Rows::default();
         let mut df: HashMap<u32, u32> = HashMap::new();
-        let mut gram_df: HashMap<u32, u32> = HashMap::new();
+        // Articles containing each trigram id.
+        let mut gram_df: Vec<u32> = Vec::new();
         for (index, article) in articles.into_iter().enumerate() {
             let article = Arc::new(article);
-            catalog.add_profile(&article, encoder, &mut vocab);
+            let grams = catalog.add_profile(&article, encoder, &mut vocab);
             for stem in catalog.stems.row(index) {
                 *df.entry(*stem).or_insert(0) += 1;
             }
-            for gram in catalog.grams.row(index) {
-                *gram_df.entry(*gram).or_insert(0) += 1;
+            gram_df.resize(vocab.gram_hashes.len(), 0);
+            for gram in grams {
+                gram_df[gram as usize] += 1;
             }
             for passage in 0..article.passages.len() {
                 let text = passage_text(&article, passage);
-                point_words.push(vocab.content_ids(encoder, &normalize(&text)));
+                let normalized = normalize(&text);
+                point_words.push(vocab.content_ids(encoder, &mut catalog.gram_ids, &normalized));
                 let id = point_id(&article.id, passage);
                 catalog.points.insert(
                     id,
@@ -269,11 +301,11 @@ impl Catalog {
             catalog.articles.push(article);
         }
         let limit = stop_gram_limit(catalog.articles.len());
+        let is_stop: Vec<bool> = gram_df.iter().map(|&n| n > limit).collect();
         catalog.stop_grams = Arc::new(
-            gram_df
-                .into_iter()
-                .filter(|&(_, n)| n > limit)
-                .map(|(g, _)| g)
+            (0..is_stop.len())
+                .filter(|&g| is_stop[g])
+                .map(|g| vocab.gram_hashes[g])
                 .collect(),
         );
         drop(vocab.ids);
@@ -282,8 +314,8 @@ impl Catalog {
                 .row(i)
                 .iter()
                 .flat_map(|&w| vocab.grams.row(w as usize))
-                .copied()
-                .filter(|g| catalog.stop_grams.contains(g))
+                .filter(|&&g| is_stop[g as usize])
+                .map(|&g| vocab.gram_hashes[g as usize])
                 .collect();
             found.sort_unstable();
             found.dedup();
@@ -305,17 +337,23 @@ impl Catalog {
         catalog.heads.shrink_to_fit();
         catalog.head_words.stems.shrink_to_fit();
         catalog.points.shrink_to_fit();
+        catalog.gram_ids.shrink_to_fit();
         (catalog, planned)
     }
 
-    /// Appends the profile rows of the next article.
-    fn add_profile(&mut self, article: &Article, encoder: &SparseEncoder, vocab: &mut Vocabulary) {
+    /// Appends the profile rows of the next article; returns its trigram ids.
+    fn add_profile(
+        &mut self,
+        article: &Article,
+        encoder: &SparseEncoder,
+        vocab: &mut Vocabulary,
+    ) -> Vec<u32> {
         let mut head: Vec<u32> = Vec::new();
         let mut heads = Vec::new();
         for text in std::iter::once(&article.title).chain(&article.questions) {
             let start = self.head_words.stems.len();
             for word in words(&normalize(text)) {
-                let Some(id) = vocab.id(encoder, word) else {
+                let Some(id) = vocab.id(encoder, &mut self.gram_ids, word) else {
                     continue;
                 };
                 let stems = vocab.stems.row(id as usize);
@@ -336,17 +374,19 @@ impl Catalog {
         all.push_str(&article.tags.join(" "));
         all.push('\n');
         all.push_str(&article.body);
-        let ids = vocab.content_ids(encoder, &normalize(&all));
+        let ids = vocab.content_ids(encoder, &mut self.gram_ids, &normalize(&all));
         let mut stems = head.clone();
         let mut grams = Vec::new();
         for &id in &ids {
             stems.extend_from_slice(vocab.stems.row(id as usize));
             grams.extend_from_slice(vocab.grams.row(id as usize));
         }
+        let grams = sorted(grams);
         self.stems.push(sorted(stems));
-        self.grams.push(sorted(grams));
+        self.grams.push(encode_gaps(&grams));
         self.head_stems.push(sorted(head));
         self.heads.push(heads);
+        grams
     }
 
     /// The term profile of an article.
@@ -358,6 +398,11 @@ impl Catalog {
             heads: self.heads.row(article),
             words: &self.head_words,
         }
+    }
+
+    /// The dense id of a trigram hash, if some article contains it.
+    pub fn gram_id(&self, hash: u32) -> Option<u32> {
+        self.gram_ids.get(&hash).copied()
     }
 
     /// Number of articles containing a stem.
@@ -389,6 +434,39 @@ impl Catalog {
 
 fn stop_gram_limit(articles: usize) -> u32 {
     (articles / 10).max(STOP_GRAM_MIN_DF) as u32
+}
+
+/// Sorted ids as LEB128 varints of their gaps: dense ids a few dozen
+/// apart take one byte each.
+fn encode_gaps(sorted: &[u32]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(sorted.len() + sorted.len() / 4);
+    let mut previous = 0;
+    for &id in sorted {
+        let mut gap = id - previous;
+        previous = id;
+        while gap >= 0x80 {
+            out.push((gap as u8) | 0x80);
+            gap >>= 7;
+        }
+        out.push(gap as u8);
+    }
+    out
+}
+
+fn decode_gaps(bytes: &[u8]) -> Vec<u32> {
+    let mut out = Vec::with_capacity(bytes.len());
+    let (mut value, mut gap, mut shift) = (0u32, 0u32, 0);
+    for &byte in bytes {
+        gap |= u32::from(byte & 0x7f) << shift;
+        if byte & 0x80 == 0 {
+            value += gap;
+            out.push(value);
+            (gap, shift) = (0, 0);
+        } else {
+            shift += 7;
+        }
+    }
+    out
 }
 
 fn sorted(mut v: Vec<u32>) -> Vec<u32> {
@@ -426,4 +504,18 @@ fn content_hash(parts: &[&str]) -> String {
         hasher.update([0u8]);
     }
     hex::encode(&hasher.finalize()[..16])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gaps_round_trip() {
+        let ids = [0, 1, 2, 127, 128, 300, 16_384, 70_000, u32::MAX];
+        let bytes = encode_gaps(&ids);
+        assert_eq!(decode_gaps(&bytes), ids);
+        assert_eq!(encode_gaps(&[3, 5, 9]), [3, 2, 4]);
+        assert!(decode_gaps(&[]).is_empty());
+    }
 }

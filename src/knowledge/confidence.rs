@@ -178,10 +178,29 @@ pub fn question_features(
     (best_cov, best_match)
 }
 
-/// Coverage and head coverage of one article.
+/// The query words with each trigram hash replaced by the catalog's id for
+/// it (`u32::MAX`, found nowhere, when no article has it), as
+/// [`article_coverage`] wants them.
+pub fn with_gram_ids(catalog: &Catalog, words: &[QueryWord]) -> Vec<QueryWord> {
+    words
+        .iter()
+        .map(|w| QueryWord {
+            grams: w
+                .grams
+                .iter()
+                .map(|g| catalog.gram_id(*g).unwrap_or(u32::MAX))
+                .collect(),
+            ..w.clone()
+        })
+        .collect()
+}
+
+/// Coverage and head coverage of one article; `words` from
+/// [`with_gram_ids`].
 pub fn article_coverage(words: &[QueryWord], weights: &[f32], profile: &Profile<'_>) -> (f32, f32) {
+    let grams = profile.gram_ids();
     (
-        coverage(words, weights, profile.stems, Some(profile.grams)),
+        coverage(words, weights, profile.stems, Some(&grams)),
         coverage(words, weights, profile.head_stems, None),
     )
 }

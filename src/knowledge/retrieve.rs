@@ -13,7 +13,9 @@ use std::collections::HashMap;
 
 use super::catalog::Catalog;
 use super::chat::expand_abbreviations;
-use super::confidence::{Features, article_coverage, query_stems, question_features, word_weights};
+use super::confidence::{
+    Features, article_coverage, query_stems, question_features, with_gram_ids, word_weights,
+};
 use super::index::Scored;
 use super::lexicon::Lexicon;
 use super::sparse::{CHAR_VECTOR, NamedSparse, QueryWord, SparseEncoder};
@@ -142,9 +144,10 @@ pub fn rank(
     }
     let weights = word_weights(catalog, &query.words);
     let stems = query_stems(&query.words);
+    let gram_words = with_gram_ids(catalog, &query.words);
     let coverages: Vec<(f32, f32)> = order
         .iter()
-        .map(|(article, _)| article_coverage(&query.words, &weights, &catalog.profile(*article)))
+        .map(|(article, _)| article_coverage(&gram_words, &weights, &catalog.profile(*article)))
         .collect();
     let questions: Vec<(f32, f32)> = order
         .iter()
