@@ -105,7 +105,7 @@ async fn bench(name: &str, knowledge: &Path, url: &str) {
     for v in [&mut sparse_ms, &mut hybrid_ms, &mut added_ms] {
         v.sort_by(f64::total_cmp);
     }
-    let failed = hybrid.dense_status().map_or(0, |d| d.2);
+    let failed = hybrid.dense_status().map_or(0, |d| d.failed_queries);
     println!(
         "{name}: {articles} articles, {} distinct messages",
         messages.len()

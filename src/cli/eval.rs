@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::answer::{Bot, Inbound};
 use crate::config::Config;
-use crate::knowledge::{KnowledgeBase, ScoredHit};
+use crate::knowledge::{DenseStatus, KnowledgeBase, ScoredHit};
 use crate::triage::metrics::{CaseOutcome, TriageMetrics};
 
 /// Arguments of `ventana eval`.
@@ -191,19 +191,12 @@ fn signals(
     }
     serde_json::json!({
         "retrieval": if dense.is_some() { vec!["bm25", "char_ngrams", "dense"] } else { vec!["bm25", "char_ngrams"] },
-        "dense": dense.map(|d| serde_json::json!({
-            "model": d.0,
-            "dimensions": d.1,
-            "failed_queries": d.2,
-        })),
+        "dense": dense,
         "triage": if config.llm.base_url.is_some() { "llm_with_rules_floor" } else { "rules" },
         "triage_sources": sources,
         "answers": if config.llm.base_url.is_some() { "llm_grounded" } else { "extractive" },
     })
 }
-
-/// Dense model fingerprint, dimension, failed query embeddings.
-type DenseStatus = (String, usize, u64);
 
 /// What [`evaluate`] found.
 pub struct Evaluation {

@@ -62,6 +62,16 @@ pub fn decide(hits: &[Hit], min_confidence: f32) -> Decision {
     }
 }
 
+/// How the dense signal is doing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DenseStatus {
+    /// The passages' embedding model.
+    pub model: String,
+    pub dimensions: usize,
+    /// Searches that went on without the dense signal (its call failed).
+    pub failed_queries: u64,
+}
+
 /// The loaded, indexed knowledge base.
 #[derive(Debug)]
 pub struct KnowledgeBase {
@@ -231,16 +241,15 @@ impl KnowledgeBase {
         &self.knowledge_dir
     }
 
-    /// The dense model's description (`None` without embeddings) and how
-    /// many searches had to go on without it, for `ventana eval`.
-    pub fn dense_status(&self) -> Option<(String, usize, u64)> {
-        self.dense.as_ref().map(|d| {
-            (
-                d.fingerprint(),
-                d.dimension().unwrap_or(0),
-                self.dense_failures
-                    .load(std::sync::atomic::Ordering::Relaxed),
-            )
+    /// The dense signal's model, size and how many searches had to go on
+    /// without it (`None` without embeddings), for `ventana eval`.
+    pub fn dense_status(&self) -> Option<DenseStatus> {
+        self.dense.as_ref().map(|d| DenseStatus {
+            model: d.document_model().to_owned(),
+            dimensions: d.dimension().unwrap_or(0),
+            failed_queries: self
+                .dense_failures
+                .load(std::sync::atomic::Ordering::Relaxed),
         })
     }
 

@@ -36,7 +36,7 @@ pub const QUERY_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// Which side of the search a text is on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
+enum Mode {
     /// A customer's message.
     Query,
     /// A knowledge-base passage.
@@ -151,6 +151,11 @@ impl DenseEmbedder {
         )
     }
 
+    /// The passages' model name.
+    pub fn document_model(&self) -> &str {
+        &self.document.model
+    }
+
     /// The vector size, once a response has been seen.
     pub fn dimension(&self) -> Option<usize> {
         self.dimension.get().copied()
@@ -173,16 +178,12 @@ impl DenseEmbedder {
 
     /// Embeds passages in order, in batches.
     pub async fn embed(&self, texts: &[String]) -> anyhow::Result<Vec<Vec<f32>>> {
-        self.embed_many(texts, Mode::Document).await
-    }
-
-    /// Embeds texts of one side in order, in batches.
-    pub async fn embed_many(&self, texts: &[String], mode: Mode) -> anyhow::Result<Vec<Vec<f32>>> {
         let mut out = Vec::with_capacity(texts.len());
         for batch in texts.chunks(BATCH) {
-            let vectors = tokio::time::timeout(INDEX_TIMEOUT, self.embed_batch(batch, mode))
-                .await
-                .context("embeddings request timed out")??;
+            let vectors =
+                tokio::time::timeout(INDEX_TIMEOUT, self.embed_batch(batch, Mode::Document))
+                    .await
+                    .context("embeddings request timed out")??;
             out.extend(vectors);
         }
         Ok(out)

@@ -290,7 +290,7 @@ async fn an_index_built_for_another_embedding_size_is_a_clear_error() {
         )
     };
     let kb = KnowledgeBase::open(&sized("32")).await.unwrap();
-    assert_eq!(kb.dense_status().unwrap().1, 32);
+    assert_eq!(kb.dense_status().unwrap().dimensions, 32);
     drop(kb);
 
     let error = KnowledgeBase::open(&sized("48")).await.unwrap_err();
@@ -304,7 +304,7 @@ async fn an_index_built_for_another_embedding_size_is_a_clear_error() {
         .await
         .unwrap();
     kb.rebuild().await.unwrap();
-    assert_eq!(kb.dense_status().unwrap().1, 48);
+    assert_eq!(kb.dense_status().unwrap().dimensions, 48);
     let hits = kb.search("envian a todo el pais?", 1).await.unwrap();
     assert_eq!(hits[0].article_id, "envios");
     drop(kb);

@@ -11,10 +11,9 @@ use std::time::Duration;
 use chrono::{DateTime, TimeZone, Utc};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use ventana::config::{ApiToken, Role};
-use ventana::http::auth::hash_token;
+use ventana::config::Role;
 
-use crate::helpers::{Db, Options, TestApp};
+use crate::helpers::{Db, Options, TestApp, api_tokens};
 use crate::on_both_databases;
 use crate::payloads::*;
 
@@ -48,19 +47,12 @@ async fn spawn(db: Db) -> TestApp {
     options.configure = Box::new(|c| {
         c.escalation = toml::from_str(ESCALATION).expect("escalation section");
         c.sender.mark_read = false;
-        c.auth.tokens = [
+        c.auth.tokens = api_tokens(&[
             ("ana", Role::Agent, ANA),
             ("luis", Role::Agent, LUIS),
             ("eva", Role::Editor, EVA),
             ("root", Role::Admin, ROOT),
-        ]
-        .into_iter()
-        .map(|(name, role, token)| ApiToken {
-            name: name.into(),
-            role,
-            sha256: hash_token(token),
-        })
-        .collect();
+        ]);
     });
     let app = TestApp::spawn_with(options).await;
     app.graph.set_now(start());

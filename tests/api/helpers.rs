@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 use ventana::channels::signature::sign;
-use ventana::config::Config;
+use ventana::config::{ApiToken, Config, Role};
 use ventana::conversation::Clock;
 use ventana::http::AppState;
 use ventana::startup::Application;
@@ -108,6 +108,32 @@ impl Options {
             configure: Box::new(|_| {}),
         }
     }
+}
+
+/// A private copy of the repository's demo knowledge base (edits never
+/// touch the repository).
+pub fn demo_knowledge_copy() -> tempfile::TempDir {
+    let kb = tempfile::tempdir().expect("temp dir");
+    let source = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/knowledge"));
+    for entry in std::fs::read_dir(source).expect("knowledge/") {
+        let path = entry.expect("knowledge entry").path();
+        if path.extension().is_some_and(|e| e == "md") {
+            std::fs::copy(&path, kb.path().join(path.file_name().unwrap())).expect("copy");
+        }
+    }
+    kb
+}
+
+/// Bearer tokens for `auth.tokens`, stored hashed: (name, role, token).
+pub fn api_tokens(tokens: &[(&str, Role, &str)]) -> Vec<ApiToken> {
+    tokens
+        .iter()
+        .map(|(name, role, token)| ApiToken {
+            name: (*name).into(),
+            role: *role,
+            sha256: ventana::http::auth::hash_token(token),
+        })
+        .collect()
 }
 
 /// The configuration every test starts from: everything local.

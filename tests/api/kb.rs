@@ -2,10 +2,9 @@
 //! writes into the knowledge directory, the search preview following an edit.
 
 use serde_json::json;
-use ventana::config::{ApiToken, Role};
-use ventana::http::auth::hash_token;
+use ventana::config::Role;
 
-use crate::helpers::{Db, Options, TestApp};
+use crate::helpers::{Db, Options, TestApp, api_tokens, demo_knowledge_copy};
 use crate::on_both_databases;
 
 const EDITOR: &str = "tok-editor";
@@ -13,30 +12,12 @@ const AGENT: &str = "tok-agent";
 
 /// The app on a private copy of the demo knowledge base (edits never touch the repository).
 async fn spawn(db: Db) -> (TestApp, tempfile::TempDir) {
-    let kb = tempfile::tempdir().unwrap();
-    let source = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/knowledge"));
-    for entry in std::fs::read_dir(source).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().is_some_and(|e| e == "md") {
-            std::fs::copy(&path, kb.path().join(path.file_name().unwrap())).unwrap();
-        }
-    }
+    let kb = demo_knowledge_copy();
     let dir = kb.path().to_owned();
     let mut options = Options::new(db);
     options.configure = Box::new(move |c| {
         c.knowledge_dir = dir;
-        c.auth.tokens = vec![
-            ApiToken {
-                name: "eva".into(),
-                role: Role::Editor,
-                sha256: hash_token(EDITOR),
-            },
-            ApiToken {
-                name: "ana".into(),
-                role: Role::Agent,
-                sha256: hash_token(AGENT),
-            },
-        ];
+        c.auth.tokens = api_tokens(&[("eva", Role::Editor, EDITOR), ("ana", Role::Agent, AGENT)]);
     });
     (TestApp::spawn_with(options).await, kb)
 }

@@ -205,10 +205,10 @@ async fn real_embeddings_index_and_search_the_demo_knowledge_base() {
             "{message}: {expected} not in {hits:?}"
         );
     }
-    let (model, dimension, failed) = kb.dense_status().expect("dense is configured");
-    assert_eq!(dimension, 384, "{model}");
+    let dense = kb.dense_status().expect("dense is configured");
+    assert_eq!(dense.dimensions, 384, "{dense:?}");
     assert_eq!(
-        failed, 0,
+        dense.failed_queries, 0,
         "every message was embedded: the dense signal took part"
     );
 }

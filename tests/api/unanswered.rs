@@ -6,10 +6,9 @@ use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use ventana::config::{ApiToken, Role};
-use ventana::http::auth::hash_token;
+use ventana::config::Role;
 
-use crate::helpers::{Db, Options, TestApp};
+use crate::helpers::{Db, Options, TestApp, api_tokens, demo_knowledge_copy};
 use crate::on_both_databases;
 use crate::payloads::{now_secs, whatsapp_text};
 
@@ -33,31 +32,17 @@ const PERSON: &str = "quiero hablar con una persona";
 /// The app on a private copy of the demo knowledge base, with an editor,
 /// an agent and an admin token.
 async fn spawn(db: Db) -> (TestApp, tempfile::TempDir) {
-    let kb = tempfile::tempdir().unwrap();
-    let source = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/knowledge"));
-    for entry in std::fs::read_dir(source).unwrap() {
-        let path = entry.unwrap().path();
-        if path.extension().is_some_and(|e| e == "md") {
-            std::fs::copy(&path, kb.path().join(path.file_name().unwrap())).unwrap();
-        }
-    }
+    let kb = demo_knowledge_copy();
     let dir = kb.path().to_owned();
     let mut options = Options::new(db);
     options.configure = Box::new(move |c| {
         c.knowledge_dir = dir;
         c.sender.mark_read = false;
-        c.auth.tokens = [
+        c.auth.tokens = api_tokens(&[
             ("eva", Role::Editor, EDITOR),
             ("ana", Role::Agent, AGENT),
             ("root", Role::Admin, ADMIN),
-        ]
-        .into_iter()
-        .map(|(name, role, token)| ApiToken {
-            name: name.into(),
-            role,
-            sha256: hash_token(token),
-        })
-        .collect();
+        ]);
     });
     (TestApp::spawn_with(options).await, kb)
 }

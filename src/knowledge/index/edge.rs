@@ -416,7 +416,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn dense_vectors_are_searched_and_fused() {
+    async fn dense_vectors_are_searched() {
         let dir = tempfile::tempdir().unwrap();
         let index = EdgeIndex::open(dir.path(), IndexSchema { dense_dim: Some(3) }).unwrap();
         let with_dense = |id: u64, words: &[u32], dense: [f32; 3]| IndexPoint {
