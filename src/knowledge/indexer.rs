@@ -77,7 +77,11 @@ pub async fn sync(
             // Seal the segment's points into an indexed segment before the
             // next ones.
             index.optimize().await?;
+            index.checkpoint().await?;
         }
+    }
+    if !bulk && (stats.embedded > 0 || stats.deleted > 0) {
+        index.checkpoint().await?;
     }
     Ok(stats)
 }
@@ -115,4 +119,98 @@ async fn embed_batch(
         }
     }
     Ok(points)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use super::*;
+    use crate::knowledge::article::parse_article;
+    use crate::knowledge::catalog::Catalog;
+    use crate::knowledge::index::edge::EdgeIndex;
+    use crate::knowledge::index::{IndexQuery, IndexSchema, Scored};
+
+    /// The embedded index, counting checkpoints.
+    #[derive(Debug)]
+    struct Counting {
+        inner: EdgeIndex,
+        checkpoints: AtomicUsize,
+    }
+
+    #[async_trait::async_trait]
+    impl VectorIndex for Counting {
+        async fn stored_hashes(&self) -> anyhow::Result<HashMap<u64, String>> {
+            self.inner.stored_hashes().await
+        }
+        async fn upsert(&self, points: Vec<IndexPoint>) -> anyhow::Result<()> {
+            self.inner.upsert(points).await
+        }
+        async fn delete(&self, ids: Vec<u64>) -> anyhow::Result<()> {
+            self.inner.delete(ids).await
+        }
+        async fn clear(&self) -> anyhow::Result<()> {
+            self.inner.clear().await
+        }
+        async fn query(&self, query: IndexQuery) -> anyhow::Result<Vec<Scored>> {
+            self.inner.query(query).await
+        }
+        async fn checkpoint(&self) -> anyhow::Result<()> {
+            self.checkpoints.fetch_add(1, Ordering::SeqCst);
+            self.inner.checkpoint().await
+        }
+        fn describe(&self) -> String {
+            self.inner.describe()
+        }
+    }
+
+    fn plan(encoder: &SparseEncoder, bodies: &[&str]) -> Vec<PlannedPoint> {
+        let articles = bodies
+            .iter()
+            .enumerate()
+            .map(|(i, body)| {
+                let text = format!("---\ntitle: Artículo {i}\n---\n\n{body}\n");
+                parse_article(&format!("a{i}"), &text).unwrap()
+            })
+            .collect();
+        Catalog::build(articles, encoder, None).1
+    }
+
+    #[tokio::test]
+    async fn a_sync_that_writes_checkpoints_the_index_and_one_that_does_not_leaves_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let index = Counting {
+            inner: EdgeIndex::open(dir.path(), IndexSchema { dense_dim: None }).unwrap(),
+            checkpoints: AtomicUsize::new(0),
+        };
+        let encoder = Arc::new(SparseEncoder::new().unwrap());
+        let first = ["Envíos en tres días.", "Reembolsos en cinco días."];
+        let stats = sync(&index, &encoder, None, plan(&encoder, &first))
+            .await
+            .unwrap();
+        assert_eq!(stats.embedded, 2);
+        assert_eq!(index.checkpoints.load(Ordering::SeqCst), 1);
+
+        let stats = sync(&index, &encoder, None, plan(&encoder, &first))
+            .await
+            .unwrap();
+        assert_eq!((stats.embedded, stats.deleted), (0, 0));
+        assert_eq!(index.checkpoints.load(Ordering::SeqCst), 1);
+
+        // Changed and removed points are written after the checkpoint and
+        // still replace the earlier ones.
+        let second = ["Envíos en dos días."];
+        let stats = sync(&index, &encoder, None, plan(&encoder, &second))
+            .await
+            .unwrap();
+        assert_eq!((stats.embedded, stats.deleted), (1, 1));
+        assert_eq!(index.checkpoints.load(Ordering::SeqCst), 2);
+        let stored = index.stored_hashes().await.unwrap();
+        let wanted: HashMap<u64, String> = plan(&encoder, &second)
+            .into_iter()
+            .map(|p| (p.id, p.hash))
+            .collect();
+        assert_eq!(stored, wanted);
+    }
 }

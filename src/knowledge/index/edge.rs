@@ -16,7 +16,7 @@ use qdrant_edge::{
     Distance, EdgeConfig, EdgeShard, EdgeSparseVectorParams, EdgeVectorParams, Fusion, Modifier,
     NamedQuery, PointId, PointInsertOperations, PointOperations, PointStruct, Prefetch, QueryEnum,
     QueryRequest, ScoringQuery, ScrollRequest, UpdateOperation, Vector, VectorInternal, Vectors,
-    WithPayloadInterface, WithVector,
+    WalOptions, WithPayloadInterface, WithVector,
 };
 
 use super::{
@@ -35,6 +35,13 @@ const SCROLL_PAGE: usize = 1_000;
 /// The file Qdrant Edge keeps its configuration in; a shard directory
 /// without it has never been created.
 const EDGE_CONFIG_FILE: &str = "edge_config.json";
+
+/// The shard's write-ahead log directory (see [`EdgeIndex::checkpoint`]).
+const WAL_DIR: &str = "wal";
+
+/// Size of one write-ahead log file (Qdrant's default is 32 MiB). A
+/// checkpoint keeps the newest one, and a start reads what is kept.
+const WAL_FILE_BYTES: usize = 8 << 20;
 
 /// The embedded index.
 #[derive(Debug)]
@@ -141,6 +148,11 @@ fn edge_config(schema: IndexSchema) -> EdgeConfig {
     // Payload and sparse indexes are memory-mapped: the hot parts stay in
     // the page cache, the process keeps its resident memory small.
     config.on_disk_payload = true;
+    config.wal_options = Some(WalOptions {
+        segment_capacity: WAL_FILE_BYTES,
+        segment_queue_len: 0,
+        retain_closed: std::num::NonZeroUsize::MIN,
+    });
     for (name, _) in WORD_VECTORS {
         config
             .sparse_vectors
@@ -157,9 +169,14 @@ fn edge_config(schema: IndexSchema) -> EdgeConfig {
 }
 
 /// Whether an existing shard was created with the configuration we want
-/// (vectors, storage and optimizer settings); otherwise it is rebuilt.
+/// (vectors, storage and optimizer settings); otherwise it is rebuilt. The
+/// log's file size is not part of the layout: a shard keeps the one it was
+/// created with.
 fn same_layout(have: &EdgeConfig, want: &EdgeConfig) -> bool {
-    have == want
+    EdgeConfig {
+        wal_options: want.wal_options.clone(),
+        ..have.clone()
+    } == *want
 }
 
 fn to_edge_point(point: IndexPoint) -> anyhow::Result<qdrant_edge::PointStructPersisted> {
@@ -234,6 +251,28 @@ fn fused_request(query: IndexQuery) -> Option<QueryRequest> {
         with_vector: WithVector::Bool(false),
         with_payload: WithPayloadInterface::Bool(false),
     })
+}
+
+/// Deletes a closed shard's write-ahead log files named `closed-<first
+/// operation>`, all but the newest (see [`EdgeIndex::checkpoint`]).
+fn truncate_wal(dir: &Path) -> anyhow::Result<()> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(());
+    };
+    let mut closed: Vec<(u64, PathBuf)> = entries
+        .flatten()
+        .filter_map(|entry| {
+            let name = entry.file_name();
+            let start = name.to_str()?.strip_prefix("closed-")?.parse().ok()?;
+            Some((start, entry.path()))
+        })
+        .collect();
+    closed.sort_unstable();
+    closed.pop();
+    for (_, file) in closed {
+        std::fs::remove_file(&file).with_context(|| format!("cannot remove {}", file.display()))?;
+    }
+    Ok(())
 }
 
 fn numeric_id(id: &PointId) -> Option<u64> {
@@ -354,6 +393,38 @@ impl VectorIndex for EdgeIndex {
         .await
     }
 
+    /// Qdrant Edge 0.7.2 appends every update to a write-ahead log that it
+    /// never truncates (and never replays: `EdgeShard::load` reads only the
+    /// segments, which a flush makes durable). The log's files stay
+    /// memory-mapped, so their pages count as resident memory: a
+    /// 10,000-article build carried about 300 MB of them, and every later
+    /// start read them all again. A checkpoint closes the shard (which
+    /// flushes the log and the segments), deletes the log's closed files but
+    /// the newest, as the log's own `prefix_truncate` would, and loads the
+    /// shard again. The newest closed file stays because the log numbers
+    /// operations from it, and a segment ignores an update numbered below
+    /// the version it already holds for that point.
+    async fn checkpoint(&self) -> anyhow::Result<()> {
+        let shard = self.shard.clone();
+        let path = self.path.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut guard = shard
+                .write()
+                .map_err(|_| anyhow::anyhow!("index lock poisoned"))?;
+            if guard.take().is_none() {
+                anyhow::bail!("index is closed");
+            }
+            truncate_wal(&path.join(WAL_DIR))?;
+            let reopened = EdgeShard::load(&path, None).map_err(|e| {
+                anyhow::anyhow!("cannot reopen the index in {}: {e}", path.display())
+            })?;
+            *guard = Some(reopened);
+            Ok(())
+        })
+        .await
+        .context("index task panicked")?
+    }
+
     fn describe(&self) -> String {
         format!("Qdrant Edge at {}", self.path.display())
     }
@@ -413,6 +484,60 @@ mod tests {
         drop(index);
         let index = EdgeIndex::open(dir.path(), IndexSchema { dense_dim: Some(4) }).unwrap();
         assert!(index.stored_hashes().await.unwrap().is_empty());
+    }
+
+    fn wal_files(dir: &Path) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(dir.join(WAL_DIR))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        names
+    }
+
+    #[tokio::test]
+    async fn a_checkpoint_drops_the_log_and_later_updates_still_apply() {
+        let dir = tempfile::tempdir().unwrap();
+        let schema = IndexSchema { dense_dim: None };
+        let index = EdgeIndex::open(dir.path(), schema).unwrap();
+        // A megabyte of payload per point: several log files' worth.
+        let heavy = |id: u64, hash: &str| {
+            let mut p = point(id, &[1, 2]);
+            p.payload.insert("hash".into(), hash.into());
+            p.payload.insert("text".into(), "x".repeat(1 << 20).into());
+            p
+        };
+        for id in 0..24 {
+            index.upsert(vec![heavy(id, "old")]).await.unwrap();
+        }
+        let closed = |names: &[String]| names.iter().filter(|n| n.starts_with("closed-")).count();
+        assert!(
+            closed(&wal_files(dir.path())) >= 2,
+            "{:?}",
+            wal_files(dir.path())
+        );
+        index.checkpoint().await.unwrap();
+        assert_eq!(
+            closed(&wal_files(dir.path())),
+            1,
+            "{:?}",
+            wal_files(dir.path())
+        );
+
+        // Updates after the checkpoint are numbered after the ones before:
+        // replacing and deleting existing points still works, and lasts.
+        index.upsert(vec![heavy(3, "new")]).await.unwrap();
+        index.delete(vec![5]).await.unwrap();
+        index.checkpoint().await.unwrap();
+        index.upsert(vec![heavy(4, "newer")]).await.unwrap();
+        drop(index);
+        let index = EdgeIndex::open(dir.path(), schema).unwrap();
+        let hashes = index.stored_hashes().await.unwrap();
+        assert_eq!(hashes.len(), 23);
+        assert_eq!(hashes[&3], "new");
+        assert_eq!(hashes[&4], "newer");
+        assert_eq!(hashes[&0], "old");
+        assert!(!hashes.contains_key(&5));
     }
 
     #[tokio::test]

@@ -107,6 +107,11 @@ pub trait VectorIndex: Send + Sync + std::fmt::Debug {
     async fn optimize(&self) -> anyhow::Result<()> {
         Ok(())
     }
+    /// Makes what was written durable and drops logs that are no longer
+    /// needed (no-op where the store manages that itself).
+    async fn checkpoint(&self) -> anyhow::Result<()> {
+        Ok(())
+    }
     /// Where the index lives, for logs.
     fn describe(&self) -> String;
 }
