@@ -10,6 +10,15 @@
 //! timers that keep it open. [`startup`] wires it all into one application
 //! that `main` and the tests build the same way.
 
+/// jemalloc instead of glibc's malloc, for the binary, its tests and its
+/// benchmarks alike (so the benchmarks measure what the service runs). At
+/// 10,000 articles, glibc's free lists took about a tenth of the query
+/// time (Qdrant allocates large per-query buffers) and its per-thread
+/// arenas kept freed memory: `BENCHMARKS.md`, "Allocator".
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 pub mod answer;
 pub mod channels;
 pub mod cli;
