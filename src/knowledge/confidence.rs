@@ -155,7 +155,7 @@ pub fn question_features(
                     .iter()
                     .any(|h| word.stems.iter().any(|s| h.stems.contains(s)));
                 if inside {
-                    found += weight * 1.0;
+                    found += weight;
                 }
             }
             best_cov = best_cov.max((found / total_weight).clamp(0.0, 1.0));

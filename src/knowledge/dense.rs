@@ -165,10 +165,8 @@ impl DenseEmbedder {
     /// before the index is opened).
     pub async fn discover_dimension(&self) -> anyhow::Result<usize> {
         let probe = ["dimension probe".to_owned()];
-        tokio::time::timeout(INDEX_TIMEOUT, self.embed_batch(&probe, Mode::Query))
+        self.embed_within(INDEX_TIMEOUT, &probe, Mode::Query)
             .await
-            .context("embeddings request timed out")
-            .flatten()
             .context(
                 "embeddings (VENTANA_EMBEDDINGS__BASE_URL): the endpoint did not return an embedding",
             )?;
@@ -180,11 +178,10 @@ impl DenseEmbedder {
     pub async fn embed(&self, texts: &[String]) -> anyhow::Result<Vec<Vec<f32>>> {
         let mut out = Vec::with_capacity(texts.len());
         for batch in texts.chunks(BATCH) {
-            let vectors =
-                tokio::time::timeout(INDEX_TIMEOUT, self.embed_batch(batch, Mode::Document))
-                    .await
-                    .context("embeddings request timed out")??;
-            out.extend(vectors);
+            out.extend(
+                self.embed_within(INDEX_TIMEOUT, batch, Mode::Document)
+                    .await?,
+            );
         }
         Ok(out)
     }
@@ -192,13 +189,24 @@ impl DenseEmbedder {
     /// Embeds one customer message, within the query time limit.
     pub async fn embed_query(&self, text: &str) -> anyhow::Result<Vec<f32>> {
         let batch = [text.to_owned()];
-        let mut vectors =
-            tokio::time::timeout(self.query_timeout, self.embed_batch(&batch, Mode::Query))
-                .await
-                .context("embeddings request timed out")??;
+        let mut vectors = self
+            .embed_within(self.query_timeout, &batch, Mode::Query)
+            .await?;
         vectors
             .pop()
             .context("embeddings endpoint returned nothing")
+    }
+
+    /// [`embed_batch`](Self::embed_batch) within a time limit.
+    async fn embed_within(
+        &self,
+        limit: Duration,
+        batch: &[String],
+        mode: Mode,
+    ) -> anyhow::Result<Vec<Vec<f32>>> {
+        tokio::time::timeout(limit, self.embed_batch(batch, mode))
+            .await
+            .context("embeddings request timed out")?
     }
 
     async fn embed_batch(&self, batch: &[String], mode: Mode) -> anyhow::Result<Vec<Vec<f32>>> {

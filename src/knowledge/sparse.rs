@@ -114,7 +114,7 @@ impl SparseEncoder {
     /// Whether a normalized word carries no topic: a stop word in any of the
     /// languages, a single character, or a number.
     pub fn is_stopword(&self, word: &str) -> bool {
-        if word.chars().count() < 2 || word.chars().all(|c| c.is_ascii_digit()) {
+        if never_content(word) {
             return true;
         }
         if let Some(&known) = self.stopwords.lock().expect("stopword cache").get(word) {
@@ -236,7 +236,7 @@ impl SparseEncoder {
     /// stop word ([`is_stopword`](Self::is_stopword) without its cache: the
     /// catalog keeps its own vocabulary while it is built).
     pub fn document_word(&self, word: &str) -> Option<WordTerms> {
-        if word.chars().count() < 2 || word.chars().all(|c| c.is_ascii_digit()) {
+        if never_content(word) {
             return None;
         }
         let mut stems = Vec::new();
@@ -261,6 +261,11 @@ impl SparseEncoder {
 pub struct WordTerms {
     pub stems: Vec<u32>,
     pub grams: Vec<u32>,
+}
+
+/// A single character or a number: never a content word, in any language.
+fn never_content(word: &str) -> bool {
+    word.chars().count() < 2 || word.chars().all(|c| c.is_ascii_digit())
 }
 
 fn word_grams(word: &str) -> Vec<u32> {

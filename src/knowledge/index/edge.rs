@@ -83,17 +83,14 @@ impl EdgeIndex {
             Ok(shard) if same_layout(&shard.config(), &wanted) => shard,
             Ok(shard) => {
                 let stored = shard.config().vectors.get(DENSE_VECTOR).map(|p| p.size);
-                if let Err(e) = check_dimension(
+                drop(shard);
+                check_dimension(
                     stored,
                     schema.dense_dim,
                     on_change,
                     &path.display().to_string(),
-                ) {
-                    drop(shard);
-                    return Err(e);
-                }
+                )?;
                 tracing::info!(path = %path.display(), "index layout changed; recreating the embedded index");
-                drop(shard);
                 recreate(path, wanted)?
             }
             Err(_) => recreate(path, wanted)?,
@@ -253,11 +250,11 @@ fn fused_request(query: IndexQuery) -> Option<QueryRequest> {
     })
 }
 
-/// Deletes a closed shard's write-ahead log files named `closed-<first
-/// operation>`, all but the newest (see [`EdgeIndex::checkpoint`]).
-fn truncate_wal(dir: &Path) -> anyhow::Result<()> {
+/// The write-ahead log's closed files (`closed-<first operation>`), oldest
+/// first.
+fn closed_wal_files(dir: &Path) -> Vec<(u64, PathBuf)> {
     let Ok(entries) = std::fs::read_dir(dir) else {
-        return Ok(());
+        return Vec::new();
     };
     let mut closed: Vec<(u64, PathBuf)> = entries
         .flatten()
@@ -268,11 +265,7 @@ fn truncate_wal(dir: &Path) -> anyhow::Result<()> {
         })
         .collect();
     closed.sort_unstable();
-    closed.pop();
-    for (_, file) in closed {
-        std::fs::remove_file(&file).with_context(|| format!("cannot remove {}", file.display()))?;
-    }
-    Ok(())
+    closed
 }
 
 fn numeric_id(id: &PointId) -> Option<u64> {
@@ -404,17 +397,29 @@ impl VectorIndex for EdgeIndex {
     /// shard again. The newest closed file stays because the log numbers
     /// operations from it, and a segment ignores an update numbered below
     /// the version it already holds for that point.
+    ///
+    /// Until the log has a closed file to drop, nothing is done: a small
+    /// edit does not make searches wait for the shard to reload.
     async fn checkpoint(&self) -> anyhow::Result<()> {
         let shard = self.shard.clone();
         let path = self.path.clone();
         tokio::task::spawn_blocking(move || {
+            let wal = path.join(WAL_DIR);
+            if closed_wal_files(&wal).len() < 2 {
+                return Ok(());
+            }
             let mut guard = shard
                 .write()
                 .map_err(|_| anyhow::anyhow!("index lock poisoned"))?;
             if guard.take().is_none() {
                 anyhow::bail!("index is closed");
             }
-            truncate_wal(&path.join(WAL_DIR))?;
+            let mut closed = closed_wal_files(&wal);
+            closed.pop();
+            for (_, file) in closed {
+                std::fs::remove_file(&file)
+                    .with_context(|| format!("cannot remove {}", file.display()))?;
+            }
             let reopened = EdgeShard::load(&path, None).map_err(|e| {
                 anyhow::anyhow!("cannot reopen the index in {}: {e}", path.display())
             })?;
@@ -517,12 +522,11 @@ mod tests {
             wal_files(dir.path())
         );
         index.checkpoint().await.unwrap();
-        assert_eq!(
-            closed(&wal_files(dir.path())),
-            1,
-            "{:?}",
-            wal_files(dir.path())
-        );
+        let after = wal_files(dir.path());
+        assert_eq!(closed(&after), 1, "{after:?}");
+        // Nothing more to drop: the shard is left open as it is.
+        index.checkpoint().await.unwrap();
+        assert_eq!(wal_files(dir.path()), after);
 
         // Updates after the checkpoint are numbered after the ones before:
         // replacing and deleting existing points still works, and lasts.

@@ -107,8 +107,8 @@ pub trait VectorIndex: Send + Sync + std::fmt::Debug {
     async fn optimize(&self) -> anyhow::Result<()> {
         Ok(())
     }
-    /// Makes what was written durable and drops logs that are no longer
-    /// needed (no-op where the store manages that itself).
+    /// Drops write-ahead logs that are no longer needed, after a write
+    /// (no-op where the store manages that itself).
     async fn checkpoint(&self) -> anyhow::Result<()> {
         Ok(())
     }
