@@ -6,8 +6,9 @@
 //! Aurora development set's (`../shared/eval/aurora/knowledge`, when
 //! present):
 //!
-//! - full index build time with real embeddings (every passage and
-//!   question embedded, written into Qdrant Edge) and without;
+//! - full index build time with real embeddings (every passage, with its
+//!   article's questions, embedded and written into Qdrant Edge) and
+//!   without;
 //! - search latency p50/p99 through `KnowledgeBase::search`, sparse only and
 //!   hybrid, and the added latency of the embedding call per message
 //!   (hybrid minus sparse, per message, measured back to back).

@@ -114,14 +114,25 @@ impl Options {
 /// touch the repository).
 pub fn demo_knowledge_copy() -> tempfile::TempDir {
     let kb = tempfile::tempdir().expect("temp dir");
-    let source = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/knowledge"));
-    for entry in std::fs::read_dir(source).expect("knowledge/") {
-        let path = entry.expect("knowledge entry").path();
-        if path.extension().is_some_and(|e| e == "md") {
-            std::fs::copy(&path, kb.path().join(path.file_name().unwrap())).expect("copy");
+    copy_dir(
+        std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/knowledge")),
+        kb.path(),
+    );
+    kb
+}
+
+/// Copies a directory's files and subdirectories into an existing one.
+pub fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    for entry in std::fs::read_dir(from).expect("source directory") {
+        let entry = entry.expect("directory entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("file type").is_dir() {
+            std::fs::create_dir_all(&target).expect("create directory");
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).expect("copy");
         }
     }
-    kb
 }
 
 /// Bearer tokens for `auth.tokens`, stored hashed: (name, role, token).

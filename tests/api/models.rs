@@ -18,7 +18,7 @@ use ventana::config::Config;
 use ventana::knowledge::KnowledgeBase;
 use ventana::llm::{ChatMessage, LlmClient, OutputSchema, StructuredMode};
 
-use crate::helpers::{Db, Options, TestApp};
+use crate::helpers::{Db, Options, TestApp, copy_dir};
 use crate::payloads::*;
 
 /// The real server's base URL, or `None` (skipped) outside CI.
@@ -439,17 +439,4 @@ async fn real_llm_answers_are_grounded_or_replaced_by_the_extractive_reply() {
         replaced > 0,
         "the phone number from the prompt should have been caught at least once"
     );
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            std::fs::create_dir_all(&target).unwrap();
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), target).unwrap();
-        }
-    }
 }
