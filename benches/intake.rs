@@ -54,7 +54,9 @@ fn main() -> anyhow::Result<()> {
     println!(
         "  stored messages: {stored} (acknowledged {}), every acknowledged message is in the database: {}",
         report.acked_total,
-        stored == report.acked_total
+        // A request the client gave up on may still have been stored:
+        // more stored than acknowledged loses nothing, fewer would.
+        stored >= report.acked_total
     );
     Ok(())
 }

@@ -19,6 +19,19 @@
 #[global_allocator]
 static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
+/// jemalloc's options, read once at start (`_RJEM_MALLOC_CONF` in the
+/// environment overrides them). Freed pages go back to the system after
+/// about 100 ms, from jemalloc's own background thread, instead of after
+/// jemalloc's default 10 s: a knowledge-base build frees large transient
+/// buffers (each sealed segment's in-RAM index) and held them while the
+/// next ones were made, about 40 MB of the 10,000-article peak
+/// (`BENCHMARKS.md`, "Allocator"). Back-to-back work (queries, intake)
+/// reuses its buffers well within 100 ms, so it does not pay for this.
+#[cfg(not(target_env = "msvc"))]
+#[unsafe(export_name = "_rjem_malloc_conf")]
+static MALLOC_CONF: &[u8] =
+    b"background_thread:true,max_background_threads:1,dirty_decay_ms:100,muzzy_decay_ms:0\0";
+
 pub mod answer;
 pub mod channels;
 pub mod cli;

@@ -30,6 +30,13 @@ pub struct Article {
     pub passages: Vec<Passage>,
 }
 
+impl Article {
+    /// The Markdown of its `passage`-th section, without the heading line.
+    pub fn passage_text(&self, passage: usize) -> &str {
+        self.passages[passage].text(&self.body)
+    }
+}
+
 /// Why a file is not a valid article. The message is shown to editors.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ArticleError {
@@ -123,7 +130,7 @@ pub fn parse_article(id: &str, source: &str) -> Result<Article, ArticleError> {
         .map(|t| t.trim().to_owned())
         .filter(|t| !t.is_empty())
         .ok_or(ArticleError::MissingTitle)?;
-    let body = body.trim().to_owned();
+    let body = body.trim().replace("\r\n", "\n");
     if body.is_empty() {
         return Err(ArticleError::EmptyBody);
     }
@@ -189,7 +196,9 @@ mod tests {
     #[test]
     fn crlf_and_bom_are_accepted() {
         let text = format!("\u{feff}{}", GOOD.replace('\n', "\r\n"));
-        assert_eq!(parse_article("a", &text).unwrap().title, "Envíos");
+        let article = parse_article("a", &text).unwrap();
+        assert_eq!(article.title, "Envíos");
+        assert_eq!(article.passage_text(0), "Llega en 3 días.");
     }
 
     #[test]

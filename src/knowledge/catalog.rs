@@ -29,7 +29,7 @@ use super::text::{normalize, words};
 
 /// Bump when the way vectors are computed changes: every hash changes and
 /// the whole index is re-embedded on the next start.
-pub const ENCODER_VERSION: &str = "ventana-sparse-v4";
+pub const ENCODER_VERSION: &str = "ventana-sparse-v5";
 
 /// Trigrams in at most this many articles are never stop-grams.
 const STOP_GRAM_MIN_DF: usize = 100;
@@ -485,7 +485,7 @@ pub fn passage_text(article: &Article, passage: usize) -> String {
         "{}\n{}\n{}\n{}",
         article.title,
         heading,
-        p.text,
+        p.text(&article.body),
         article.questions.join("\n")
     )
 }

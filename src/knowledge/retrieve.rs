@@ -18,7 +18,7 @@ use super::confidence::{
 };
 use super::index::Scored;
 use super::lexicon::Lexicon;
-use super::sparse::{CHAR_VECTOR, NamedSparse, QueryWord, SparseEncoder};
+use super::sparse::{CHAR_SIGNAL, NamedSparse, QueryWord, SparseEncoder, query_prefetches};
 use super::text::normalize;
 
 /// Query weight of a glossary translation relative to the customer's own
@@ -75,7 +75,7 @@ pub fn prepare(encoder: &SparseEncoder, message: &str) -> PreparedQuery {
     }
 }
 
-/// The sparse query vectors of a prepared message. Trigrams found in more
+/// The sparse query vectors of a prepared message, one per signal. Trigrams found in more
 /// than a tenth of a large knowledge base ("stop-grams" such as `cio`) are
 /// left out: they barely move IDF-weighted scores but have the longest
 /// posting lists, so they would dominate the query's cost.
@@ -86,7 +86,7 @@ pub fn query_vectors(
 ) -> NamedSparse {
     let mut vectors = encoder.encode_query(&query.terms, &query.words);
     for (name, vector) in vectors.iter_mut() {
-        if *name != CHAR_VECTOR {
+        if *name != CHAR_SIGNAL {
             continue;
         }
         let keep: Vec<bool> = vector
@@ -105,7 +105,7 @@ pub fn query_vectors(
             keep[j - 1]
         });
     }
-    vectors
+    query_prefetches(vectors)
 }
 
 /// One ranked article.

@@ -5,10 +5,19 @@
 //! Portuguese or English, so every text is embedded three times with Qdrant
 //! Edge's BM25 embedder (Snowball stemmer and stop words of that language,
 //! accents folded): whichever language the message is in, one of the three
-//! vectors stems it the way its words were stemmed in the article. The
-//! fourth vector, `chars`, holds the boundary-marked trigrams of the content
-//! words, so "rembolso" still meets "reembolso". Qdrant applies IDF to all
-//! four (`Modifier::Idf`), which is why only term frequencies are stored.
+//! signals stems it the way its words were stemmed in the article. The
+//! fourth signal, `chars`, holds the boundary-marked trigrams of the content
+//! words, so "rembolso" still meets "reembolso". Qdrant applies IDF
+//! (`Modifier::Idf`), which is why only term frequencies are stored.
+//!
+//! The four signals share one sparse vector in the index,
+//! [`SPARSE_VECTOR`]: each keeps its terms under its own two high bits (see
+//! [`tag`]), a document stores the union, and a query asks the vector once
+//! per signal, so each prefetch ranks exactly as a vector of its own would
+//! (a term's IDF counts only documents holding that signal's term). One
+//! vector instead of four means one storage file per segment instead of
+//! four: Qdrant faults in a whole 32 MB page file per sparse vector when it
+//! seals a segment, which was most of a large build's peak memory.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
@@ -19,15 +28,58 @@ use qdrant_edge::external::ordered_float::NotNan;
 use super::chat::FILLER;
 use super::text::{char_ngrams, hash32, normalize, words};
 
-/// Languages with their own BM25 vector: `(vector name, Snowball language)`.
-pub const WORD_VECTORS: [(&str, &str); 3] = [
+/// Languages with their own BM25 signal: `(signal name, Snowball language)`.
+pub const WORD_SIGNALS: [(&str, &str); 3] = [
     ("words_es", "spanish"),
     ("words_pt", "portuguese"),
     ("words_en", "english"),
 ];
 
-/// The character trigram vector.
-pub const CHAR_VECTOR: &str = "chars";
+/// The character trigram signal.
+pub const CHAR_SIGNAL: &str = "chars";
+
+/// The index's one sparse vector, holding every signal's terms.
+pub const SPARSE_VECTOR: &str = "terms";
+
+/// The term id of `index` in the signal at `position` (in the order of
+/// [`WORD_SIGNALS`] then [`CHAR_SIGNAL`]): the hash's low 30 bits under the
+/// signal's two high bits, so no two signals ever share a term.
+fn tag(position: usize, index: u32) -> u32 {
+    debug_assert!(position < 4, "two bits hold four signals");
+    (index & 0x3FFF_FFFF) | ((position as u32) << 30)
+}
+
+/// The position of a signal in the tag order.
+fn position(signal: &str) -> usize {
+    WORD_SIGNALS
+        .iter()
+        .map(|(name, _)| *name)
+        .chain([CHAR_SIGNAL])
+        .position(|name| name == signal)
+        .unwrap_or_else(|| unreachable!("unknown sparse signal {signal}"))
+}
+
+/// The index vector of one signal's terms (a query prefetch).
+fn tagged(signal: &str, sparse: &Sparse) -> Sparse {
+    let at = position(signal);
+    Sparse::from_pairs(
+        sparse
+            .indices
+            .iter()
+            .zip(&sparse.values)
+            .map(|(&index, &value)| (tag(at, index), value)),
+    )
+}
+
+/// The query vectors of per-signal terms: one per non-empty signal, all
+/// against [`SPARSE_VECTOR`], each its own prefetch in the fused query.
+pub fn query_prefetches(signals: NamedSparse) -> NamedSparse {
+    signals
+        .iter()
+        .filter(|(_, sparse)| !sparse.indices.is_empty())
+        .map(|(signal, sparse)| (SPARSE_VECTOR, tagged(signal, sparse)))
+        .collect()
+}
 
 /// Expected passage length in tokens for BM25 length normalization; close
 /// to the real average of help-centre sections after stop words.
@@ -52,14 +104,33 @@ pub struct Sparse {
 
 impl Sparse {
     fn from_map(map: HashMap<u32, f32>) -> Self {
-        let mut pairs: Vec<(u32, f32)> = map.into_iter().collect();
+        Self::from_pairs(map)
+    }
+
+    /// Sorted by index; the weights of a repeated index (two hashes that
+    /// agree in their low 30 bits) are added.
+    fn from_pairs(pairs: impl IntoIterator<Item = (u32, f32)>) -> Self {
+        let mut pairs: Vec<(u32, f32)> = pairs.into_iter().collect();
         pairs.sort_unstable_by_key(|(i, _)| *i);
-        let (indices, values) = pairs.into_iter().unzip();
-        Sparse { indices, values }
+        let mut out = Sparse {
+            indices: Vec::with_capacity(pairs.len()),
+            values: Vec::with_capacity(pairs.len()),
+        };
+        for (index, value) in pairs {
+            match out.values.last_mut() {
+                Some(last) if out.indices.last() == Some(&index) => *last += value,
+                _ => {
+                    out.indices.push(index);
+                    out.values.push(value);
+                }
+            }
+        }
+        out
     }
 }
 
-/// All sparse vectors of one text, by vector name.
+/// Sparse vectors by signal (from the encoder) or by index vector name
+/// (what the index stores and is asked).
 pub type NamedSparse = Vec<(&'static str, Sparse)>;
 
 /// One content word of a query with what it matches.
@@ -89,7 +160,7 @@ impl std::fmt::Debug for SparseEncoder {
 impl SparseEncoder {
     pub fn new() -> anyhow::Result<Self> {
         let mut bm25 = Vec::new();
-        for (name, language) in WORD_VECTORS {
+        for (name, language) in WORD_SIGNALS {
             // The stop words of the language plus chat filler (see `chat`).
             let stopwords = serde_json::json!({ "languages": [language], "custom": FILLER });
             let mut config: EdgeBm25Config = serde_json::from_value(serde_json::json!({
@@ -132,27 +203,27 @@ impl SparseEncoder {
         stop
     }
 
-    /// The document vectors of a passage's text. `stop_grams` are
-    /// left out of the trigram vector: the knowledge base's stop-grams,
-    /// which queries never ask for (see `Catalog::is_stop_gram`).
+    /// The index vector of a passage's text: every signal's terms, tagged
+    /// (see the module docs). `stop_grams` are left out of the trigrams:
+    /// the knowledge base's stop-grams, which queries never ask for (see
+    /// `Catalog::is_stop_gram`).
     pub fn encode_document(&self, text: &str, stop_grams: &HashSet<u32>) -> NamedSparse {
         let normalized = normalize(text);
-        let mut out: NamedSparse = self
-            .bm25
-            .iter()
-            .map(|(name, model)| {
-                let v = model.embed_document(&normalized);
-                (
-                    *name,
-                    Sparse {
-                        indices: v.indices,
-                        values: v.values,
-                    },
-                )
-            })
-            .collect();
-        out.push((CHAR_VECTOR, self.document_grams(&normalized, stop_grams)));
-        out
+        let mut pairs = Vec::new();
+        for (at, (_, model)) in self.bm25.iter().enumerate() {
+            let v = model.embed_document(&normalized);
+            pairs.extend(v.indices.into_iter().map(|i| tag(at, i)).zip(v.values));
+        }
+        let grams = self.document_grams(&normalized, stop_grams);
+        let at = position(CHAR_SIGNAL);
+        pairs.extend(
+            grams
+                .indices
+                .into_iter()
+                .map(|i| tag(at, i))
+                .zip(grams.values),
+        );
+        vec![(SPARSE_VECTOR, Sparse::from_pairs(pairs))]
     }
 
     fn document_grams(&self, normalized: &str, stop_grams: &HashSet<u32>) -> Sparse {
@@ -178,8 +249,10 @@ impl SparseEncoder {
         Sparse::from_map(counts)
     }
 
-    /// The query vectors of weighted query terms (a message's content
-    /// words at 1.0, their translations lower) and the content words' grams.
+    /// The per-signal query terms of weighted query terms (a message's
+    /// content words at 1.0, their translations lower) and the content
+    /// words' grams, by signal name; [`query_prefetches`] turns them into
+    /// index vectors.
     pub fn encode_query(&self, terms: &[(String, f32)], content: &[QueryWord]) -> NamedSparse {
         let mut out: NamedSparse = self
             .bm25
@@ -199,7 +272,7 @@ impl SparseEncoder {
             .iter()
             .flat_map(|w| w.grams.iter().map(|&g| (g, 1.0)))
             .collect();
-        out.push((CHAR_VECTOR, Sparse::from_map(grams)));
+        out.push((CHAR_SIGNAL, Sparse::from_map(grams)));
         out
     }
 
@@ -304,11 +377,50 @@ mod tests {
     }
 
     #[test]
-    fn documents_have_all_vectors() {
+    fn a_document_holds_every_signal_in_one_vector() {
         let encoder = SparseEncoder::new().unwrap();
         let vectors = encoder.encode_document("Reembolsos en 5 días hábiles", &HashSet::new());
-        let names: Vec<_> = vectors.iter().map(|(n, _)| *n).collect();
-        assert_eq!(names, ["words_es", "words_pt", "words_en", "chars"]);
-        assert!(vectors.iter().all(|(_, v)| !v.indices.is_empty()));
+        let [(name, vector)] = vectors.as_slice() else {
+            panic!("one index vector: {vectors:?}");
+        };
+        assert_eq!(*name, SPARSE_VECTOR);
+        let mut signals: Vec<u32> = vector.indices.iter().map(|i| i >> 30).collect();
+        signals.dedup();
+        assert_eq!(signals, [0, 1, 2, 3], "every signal has terms, in order");
+        assert!(vector.indices.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    #[test]
+    fn each_signal_of_a_query_asks_for_its_own_terms_only() {
+        let encoder = SparseEncoder::new().unwrap();
+        let text = "Reembolsos en 5 días hábiles";
+        let document = &encoder.encode_document(text, &HashSet::new())[0].1;
+        let words = encoder.content_words(&normalize(text));
+        let terms: Vec<(String, f32)> = words.iter().map(|w| (w.word.clone(), 1.0)).collect();
+        let signals = encoder.encode_query(&terms, &words);
+        let prefetches = query_prefetches(signals.clone());
+        assert_eq!(prefetches.len(), 4);
+        for ((signal, raw), (name, vector)) in signals.iter().zip(&prefetches) {
+            assert_eq!(*name, SPARSE_VECTOR);
+            let at = position(signal) as u32;
+            assert!(vector.indices.iter().all(|i| i >> 30 == at), "{signal}");
+            assert_eq!(vector.indices.len(), raw.indices.len(), "{signal}");
+            // The same word is the same term in the document.
+            assert!(
+                vector.indices.iter().all(|i| document.indices.contains(i)),
+                "{signal}"
+            );
+        }
+    }
+
+    #[test]
+    fn indices_that_agree_in_their_low_bits_add_up() {
+        let merged = Sparse::from_pairs([
+            (tag(0, 7), 1.0),
+            (tag(0, 7 | 1 << 31), 0.5),
+            (tag(1, 7), 2.0),
+        ]);
+        assert_eq!(merged.indices, [7, 7 | 1 << 30]);
+        assert_eq!(merged.values, [1.5, 2.0]);
     }
 }

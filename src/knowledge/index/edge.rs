@@ -23,7 +23,7 @@ use super::{
     DENSE_VECTOR, IndexPoint, IndexQuery, IndexSchema, OnDimensionChange, RRF_K, Scored,
     VectorIndex, check_dimension, payload_hash,
 };
-use crate::knowledge::sparse::{CHAR_VECTOR, WORD_VECTORS};
+use crate::knowledge::sparse::SPARSE_VECTOR;
 
 /// Segments kept before Qdrant merges them: about one per indexer batch at
 /// 10,000 articles.
@@ -150,12 +150,9 @@ fn edge_config(schema: IndexSchema) -> EdgeConfig {
         segment_queue_len: 0,
         retain_closed: std::num::NonZeroUsize::MIN,
     });
-    for (name, _) in WORD_VECTORS {
-        config
-            .sparse_vectors
-            .insert(name.to_owned(), sparse.clone());
-    }
-    config.sparse_vectors.insert(CHAR_VECTOR.to_owned(), sparse);
+    config
+        .sparse_vectors
+        .insert(SPARSE_VECTOR.to_owned(), sparse);
     if let Some(dim) = schema.dense_dim {
         config.vectors.insert(
             DENSE_VECTOR.to_owned(),
@@ -449,7 +446,7 @@ mod tests {
         payload.insert("hash".into(), format!("h{id}").into());
         IndexPoint {
             id,
-            sparse: vec![("words_es", sparse.clone()), ("chars", sparse)],
+            sparse: vec![(SPARSE_VECTOR, sparse)],
             dense: None,
             payload,
         }
@@ -468,7 +465,7 @@ mod tests {
             index.delete(vec![3]).await.unwrap();
             let query = IndexQuery {
                 sparse: vec![(
-                    "words_es",
+                    SPARSE_VECTOR,
                     Sparse {
                         indices: vec![1],
                         values: vec![1.0],

@@ -3,9 +3,10 @@
 //!
 //! Both sit behind [`VectorIndex`], a deliberately small trait: upsert,
 //! delete, list stored content hashes (for incremental indexing), and one
-//! fused query. The query is the same on both: one prefetch per named vector
-//! (three BM25 languages, character trigrams, optionally dense), fused with
-//! reciprocal rank fusion by Qdrant itself.
+//! fused query. The query is the same on both: one prefetch per signal
+//! (three BM25 languages and character trigrams, all against the one sparse
+//! vector; optionally the dense vector), fused with reciprocal rank fusion
+//! by Qdrant itself.
 
 pub mod edge;
 pub mod server;
@@ -36,6 +37,7 @@ pub struct IndexPoint {
 /// One fused query.
 #[derive(Debug, Clone)]
 pub struct IndexQuery {
+    /// One prefetch each (a vector name may repeat).
     pub sparse: NamedSparse,
     pub dense: Option<Vec<f32>>,
     /// Candidates taken from each signal before fusion.

@@ -1,8 +1,8 @@
 //! A Qdrant server or cluster through `qdrant-client` (gRPC), used when
 //! `qdrant.url` is set.
 //!
-//! The collection mirrors the embedded one: named sparse vectors with IDF
-//! (`words_es`, `words_pt`, `words_en`, `chars`), an optional dense `dense`
+//! The collection mirrors the embedded one: the named sparse vector `terms`
+//! with IDF (every sparse signal's terms, see `sparse`), an optional dense `dense`
 //! vector, and keyword payload indexes on `article_id` and `kind` so editors'
 //! tools can filter. A collection with another vector layout is recreated,
 //! as the embedded index is, and refilled by the incremental indexer.
@@ -27,7 +27,7 @@ use super::{
     VectorIndex, check_dimension,
 };
 use crate::knowledge::QdrantConfig;
-use crate::knowledge::sparse::{CHAR_VECTOR, WORD_VECTORS};
+use crate::knowledge::sparse::SPARSE_VECTOR;
 
 /// Default collection name.
 pub const DEFAULT_COLLECTION: &str = "ventana_knowledge";
@@ -125,9 +125,7 @@ impl ServerIndex {
             .map(|c| c.map.into_keys().collect())
             .unwrap_or_default();
         sparse.sort();
-        let mut wanted: Vec<String> = WORD_VECTORS.iter().map(|(n, _)| (*n).to_owned()).collect();
-        wanted.push(CHAR_VECTOR.to_owned());
-        wanted.sort();
+        let wanted = vec![SPARSE_VECTOR.to_owned()];
         let dense: Option<usize> = match params.vectors_config.and_then(|v| v.config) {
             Some(VectorsConfigKind::ParamsMap(map)) => {
                 map.map.get(DENSE_VECTOR).map(|p| p.size as usize)
@@ -139,12 +137,10 @@ impl ServerIndex {
 
     async fn create_collection(&self) -> anyhow::Result<()> {
         let mut sparse = SparseVectorsConfigBuilder::default();
-        for (name, _) in WORD_VECTORS.iter().copied().chain([(CHAR_VECTOR, "")]) {
-            sparse.add_named_vector_params(
-                name,
-                SparseVectorParamsBuilder::default().modifier(Modifier::Idf),
-            );
-        }
+        sparse.add_named_vector_params(
+            SPARSE_VECTOR,
+            SparseVectorParamsBuilder::default().modifier(Modifier::Idf),
+        );
         let mut create =
             CreateCollectionBuilder::new(&self.collection).sparse_vectors_config(sparse);
         if let Some(dim) = self.schema.dense_dim {
@@ -342,7 +338,7 @@ mod tests {
         payload.insert("article_id".into(), format!("a{id}").into());
         IndexPoint {
             id,
-            sparse: vec![("words_es", sparse.clone()), ("chars", sparse)],
+            sparse: vec![(SPARSE_VECTOR, sparse)],
             dense: None,
             payload,
         }
@@ -365,7 +361,7 @@ mod tests {
         index.delete(vec![3]).await.unwrap();
         let query = IndexQuery {
             sparse: vec![(
-                "words_es",
+                SPARSE_VECTOR,
                 Sparse {
                     indices: vec![1],
                     values: vec![1.0],
