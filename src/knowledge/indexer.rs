@@ -18,13 +18,16 @@ use super::index::{IndexPoint, VectorIndex};
 use super::sparse::SparseEncoder;
 
 /// Points per sealed segment in a bulk load. Each is written into Qdrant
-/// Edge's appendable segment, then sealed into an indexed one: large enough
-/// to keep the number of segments low (a query pays a fixed cost per segment
-/// and vector: 20 segments of 2,048 points at 10,000 articles made the query
-/// p50 2.6 ms, 5 of 8,192 make it 1.4 ms), small enough that inserting into
-/// the appendable segment's in-RAM sparse index (linear in its posting lists'
-/// length) stays cheap.
-const SEAL_POINTS: usize = 8192;
+/// Edge's appendable segment, then sealed into an indexed one. Fewer,
+/// larger segments make queries faster (a query pays a fixed cost per
+/// segment and signal: at 10,000 articles, 5 segments of 8,192 points gave
+/// a p50 of 1.34 ms, 10 of 4,096 1.61 ms); smaller ones make the build's
+/// peak memory lower (the appendable segment's in-RAM index and the one
+/// Qdrant builds to seal it both grow with the segment: 331–337 MB against
+/// 268–272 MB), and inserting into the in-RAM index costs time linear in
+/// its posting lists' length. 4,096 keeps both under their targets
+/// (`BENCHMARKS.md`).
+const SEAL_POINTS: usize = 4096;
 
 /// Points embedded and written per upsert call: their vectors (about 7 KB a
 /// passage) exist twice while they are converted, so a whole segment's worth
