@@ -105,7 +105,7 @@ pub fn query_vectors(
             keep[j - 1]
         });
     }
-    query_prefetches(vectors)
+    query_prefetches(&vectors)
 }
 
 /// One ranked article.

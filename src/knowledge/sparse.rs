@@ -73,7 +73,7 @@ fn tagged(signal: &str, sparse: &Sparse) -> Sparse {
 
 /// The query vectors of per-signal terms: one per non-empty signal, all
 /// against [`SPARSE_VECTOR`], each its own prefetch in the fused query.
-pub fn query_prefetches(signals: NamedSparse) -> NamedSparse {
+pub fn query_prefetches(signals: &[(&'static str, Sparse)]) -> NamedSparse {
     signals
         .iter()
         .filter(|(_, sparse)| !sparse.indices.is_empty())
@@ -103,10 +103,6 @@ pub struct Sparse {
 }
 
 impl Sparse {
-    fn from_map(map: HashMap<u32, f32>) -> Self {
-        Self::from_pairs(map)
-    }
-
     /// Sorted by index; the weights of a repeated index (two hashes that
     /// agree in their low 30 bits) are added.
     fn from_pairs(pairs: impl IntoIterator<Item = (u32, f32)>) -> Self {
@@ -246,7 +242,7 @@ impl SparseEncoder {
             let n = f64::from(*tf);
             *tf = (n * (K1 + 1.0) / (n + K1 * norm)) as f32;
         }
-        Sparse::from_map(counts)
+        Sparse::from_pairs(counts)
     }
 
     /// The per-signal query terms of weighted query terms (a message's
@@ -265,14 +261,14 @@ impl SparseEncoder {
                         *w = w.max(*weight);
                     }
                 }
-                (*name, Sparse::from_map(weights))
+                (*name, Sparse::from_pairs(weights))
             })
             .collect();
         let grams: HashMap<u32, f32> = content
             .iter()
             .flat_map(|w| w.grams.iter().map(|&g| (g, 1.0)))
             .collect();
-        out.push((CHAR_SIGNAL, Sparse::from_map(grams)));
+        out.push((CHAR_SIGNAL, Sparse::from_pairs(grams)));
         out
     }
 
@@ -398,7 +394,7 @@ mod tests {
         let words = encoder.content_words(&normalize(text));
         let terms: Vec<(String, f32)> = words.iter().map(|w| (w.word.clone(), 1.0)).collect();
         let signals = encoder.encode_query(&terms, &words);
-        let prefetches = query_prefetches(signals.clone());
+        let prefetches = query_prefetches(&signals);
         assert_eq!(prefetches.len(), 4);
         for ((signal, raw), (name, vector)) in signals.iter().zip(&prefetches) {
             assert_eq!(*name, SPARSE_VECTOR);
