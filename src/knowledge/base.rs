@@ -196,7 +196,7 @@ impl KnowledgeBase {
                         article_id: article.id.clone(),
                         title: article.title.clone(),
                         heading: passage.heading.clone(),
-                        text: passage.text(&article.body).to_owned(),
+                        text: article.passage_text(r.passage).to_owned(),
                         score: r.confidence,
                         escalate: article.escalate,
                         queue: article.queue.clone(),

@@ -479,13 +479,12 @@ fn sorted(mut v: Vec<u32>) -> Vec<u32> {
 /// article's questions (a section rarely repeats the words customers use;
 /// the questions do).
 pub fn passage_text(article: &Article, passage: usize) -> String {
-    let p = &article.passages[passage];
-    let heading = p.heading.as_deref().unwrap_or("");
+    let heading = article.passages[passage].heading.as_deref().unwrap_or("");
     format!(
         "{}\n{}\n{}\n{}",
         article.title,
         heading,
-        p.text(&article.body),
+        article.passage_text(passage),
         article.questions.join("\n")
     )
 }

@@ -25,8 +25,8 @@ use super::sparse::SparseEncoder;
 /// peak memory lower (the appendable segment's in-RAM index and the one
 /// Qdrant builds to seal it both grow with the segment: 331–337 MB against
 /// 268–272 MB), and inserting into the in-RAM index costs time linear in
-/// its posting lists' length. 4,096 keeps both under their targets
-/// (`BENCHMARKS.md`).
+/// its posting lists' length. 4,096 keeps the peak under 300 MB; the median
+/// then sits close to 2 ms (`BENCHMARKS.md`).
 const SEAL_POINTS: usize = 4096;
 
 /// Points embedded and written per upsert call: their vectors (about 7 KB a

@@ -75,10 +75,11 @@ pub fn prepare(encoder: &SparseEncoder, message: &str) -> PreparedQuery {
     }
 }
 
-/// The sparse query vectors of a prepared message, one per signal. Trigrams found in more
-/// than a tenth of a large knowledge base ("stop-grams" such as `cio`) are
-/// left out: they barely move IDF-weighted scores but have the longest
-/// posting lists, so they would dominate the query's cost.
+/// The sparse query vectors of a prepared message, one per signal.
+/// Trigrams found in more than a tenth of a large knowledge base
+/// ("stop-grams" such as `cio`) are left out: they barely move IDF-weighted
+/// scores but have the longest posting lists, so they would dominate the
+/// query's cost.
 pub fn query_vectors(
     encoder: &SparseEncoder,
     catalog: &Catalog,

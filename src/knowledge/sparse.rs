@@ -59,16 +59,14 @@ fn position(signal: &str) -> usize {
         .unwrap_or_else(|| unreachable!("unknown sparse signal {signal}"))
 }
 
-/// The index vector of one signal's terms (a query prefetch).
-fn tagged(signal: &str, sparse: &Sparse) -> Sparse {
+/// One signal's terms as term ids of the index vector.
+fn tagged<'a>(signal: &str, sparse: &'a Sparse) -> impl Iterator<Item = (u32, f32)> + 'a {
     let at = position(signal);
-    Sparse::from_pairs(
-        sparse
-            .indices
-            .iter()
-            .zip(&sparse.values)
-            .map(|(&index, &value)| (tag(at, index), value)),
-    )
+    sparse
+        .indices
+        .iter()
+        .zip(&sparse.values)
+        .map(move |(&index, &value)| (tag(at, index), value))
 }
 
 /// The query vectors of per-signal terms: one per non-empty signal, all
@@ -77,7 +75,7 @@ pub fn query_prefetches(signals: &[(&'static str, Sparse)]) -> NamedSparse {
     signals
         .iter()
         .filter(|(_, sparse)| !sparse.indices.is_empty())
-        .map(|(signal, sparse)| (SPARSE_VECTOR, tagged(signal, sparse)))
+        .map(|(signal, sparse)| (SPARSE_VECTOR, Sparse::from_pairs(tagged(signal, sparse))))
         .collect()
 }
 
@@ -205,21 +203,25 @@ impl SparseEncoder {
     /// `Catalog::is_stop_gram`).
     pub fn encode_document(&self, text: &str, stop_grams: &HashSet<u32>) -> NamedSparse {
         let normalized = normalize(text);
-        let mut pairs = Vec::new();
-        for (at, (_, model)) in self.bm25.iter().enumerate() {
-            let v = model.embed_document(&normalized);
-            pairs.extend(v.indices.into_iter().map(|i| tag(at, i)).zip(v.values));
-        }
-        let grams = self.document_grams(&normalized, stop_grams);
-        let at = position(CHAR_SIGNAL);
-        pairs.extend(
-            grams
-                .indices
-                .into_iter()
-                .map(|i| tag(at, i))
-                .zip(grams.values),
-        );
-        vec![(SPARSE_VECTOR, Sparse::from_pairs(pairs))]
+        let mut signals: NamedSparse = self
+            .bm25
+            .iter()
+            .map(|(name, model)| {
+                let v = model.embed_document(&normalized);
+                (
+                    *name,
+                    Sparse {
+                        indices: v.indices,
+                        values: v.values,
+                    },
+                )
+            })
+            .collect();
+        signals.push((CHAR_SIGNAL, self.document_grams(&normalized, stop_grams)));
+        let terms = signals
+            .iter()
+            .flat_map(|(signal, sparse)| tagged(signal, sparse));
+        vec![(SPARSE_VECTOR, Sparse::from_pairs(terms))]
     }
 
     fn document_grams(&self, normalized: &str, stop_grams: &HashSet<u32>) -> Sparse {
