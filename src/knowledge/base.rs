@@ -8,7 +8,7 @@ use anyhow::Context;
 use serde::Serialize;
 
 use super::article::Article;
-use super::catalog::Catalog;
+use super::catalog::{Catalog, Plan};
 use super::confidence::Features;
 use super::dense::DenseEmbedder;
 use super::index::edge::EdgeIndex;
@@ -304,10 +304,9 @@ impl KnowledgeBase {
     async fn install(&self, articles: Vec<Article>) -> anyhow::Result<SyncStats> {
         let encoder = self.encoder.clone();
         let model = self.dense.as_ref().map(|d| d.fingerprint());
-        let (catalog, planned) = tokio::task::spawn_blocking(move || {
-            Catalog::build(articles, &encoder, model.as_deref())
-        })
-        .await?;
+        let (plan, planned) =
+            tokio::task::spawn_blocking(move || Plan::new(articles, &encoder, model.as_deref()))
+                .await?;
         let stats = sync(
             self.index.as_ref(),
             &self.encoder,
@@ -315,6 +314,11 @@ impl KnowledgeBase {
             planned,
         )
         .await?;
+        // Profiles after indexing: a bulk load's segment building and the
+        // profiles' memory never add up (see `Plan`).
+        let encoder = self.encoder.clone();
+        let catalog =
+            tokio::task::spawn_blocking(move || Catalog::from_plan(plan, &encoder)).await?;
         *self.catalog.write().expect("catalog lock") = Arc::new(catalog);
         Ok(stats)
     }

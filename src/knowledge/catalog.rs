@@ -9,6 +9,13 @@
 //! every point carries a hash of exactly what its vectors were computed
 //! from: the indexer only re-embeds points whose hash changed.
 //!
+//! A catalog is made in two steps: a [`Plan`] (the articles, their points
+//! and the knowledge base's stop-grams: what the indexer needs), then
+//! [`Catalog::from_plan`] adds the term profiles (what searches need). The
+//! knowledge base indexes between the two, so a bulk load never holds the
+//! profiles while Qdrant builds segments; the price is a second pass over
+//! the articles' words.
+//!
 //! Memory: a catalog of 10,000 articles holds millions of terms, so profiles
 //! live in a few flat arrays (one row per article, see [`Rows`]) instead of
 //! a `Vec` per article and per question word, trigrams as small dense ids
@@ -244,27 +251,49 @@ impl Vocabulary {
     }
 }
 
-impl Catalog {
-    /// Builds the catalog and the points it wants stored.
-    pub fn build(
+/// The articles and the points they become, before the term profiles: what
+/// the indexer needs. [`Catalog::from_plan`] adds the profiles, which only
+/// searches need; a bulk load indexes first and profiles afterwards, so the
+/// profiles' memory and Qdrant's segment building never add up.
+#[derive(Debug)]
+pub struct Plan {
+    articles: Vec<Arc<Article>>,
+    by_id: HashMap<String, usize>,
+    points: HashMap<u64, PointRef>,
+    stop_grams: Arc<HashSet<u32>>,
+}
+
+impl Plan {
+    /// Plans the points for `articles`: ids, and hashes that cover the text,
+    /// the encoder, the dense model and the knowledge base's stop-grams found
+    /// in the text.
+    pub fn new(
         articles: Vec<Article>,
         encoder: &SparseEncoder,
         dense_model: Option<&str>,
-    ) -> (Catalog, Vec<PlannedPoint>) {
-        let mut catalog = Catalog::default();
+    ) -> (Plan, Vec<PlannedPoint>) {
+        let mut plan = Plan {
+            articles: Vec::with_capacity(articles.len()),
+            by_id: HashMap::with_capacity(articles.len()),
+            points: HashMap::new(),
+            stop_grams: Arc::default(),
+        };
         let mut planned = Vec::new();
         let mut vocab = Vocabulary::default();
+        let mut gram_ids: HashMap<u32, u32> = HashMap::new();
         // Content words of every planned point, for its stop-gram list.
         let mut point_words: Rows<u32> = Rows::default();
-        let mut df: HashMap<u32, u32> = HashMap::new();
         // Articles containing each trigram id.
         let mut gram_df: Vec<u32> = Vec::new();
         for (index, article) in articles.into_iter().enumerate() {
             let article = Arc::new(article);
-            let grams = catalog.add_profile(&article, encoder, &mut vocab);
-            for stem in catalog.stems.row(index) {
-                *df.entry(*stem).or_insert(0) += 1;
-            }
+            let ids = vocab.content_ids(encoder, &mut gram_ids, &normalize(&all_text(&article)));
+            let grams = sorted(
+                ids.iter()
+                    .flat_map(|&id| vocab.grams.row(id as usize))
+                    .copied()
+                    .collect(),
+            );
             gram_df.resize(vocab.gram_hashes.len(), 0);
             for gram in grams {
                 gram_df[gram as usize] += 1;
@@ -272,9 +301,9 @@ impl Catalog {
             for passage in 0..article.passages.len() {
                 let text = passage_text(&article, passage);
                 let normalized = normalize(&text);
-                point_words.push(vocab.content_ids(encoder, &mut catalog.gram_ids, &normalized));
+                point_words.push(vocab.content_ids(encoder, &mut gram_ids, &normalized));
                 let id = point_id(&article.id, passage);
-                catalog.points.insert(
+                plan.points.insert(
                     id,
                     PointRef {
                         article: index,
@@ -297,18 +326,18 @@ impl Catalog {
                     hash,
                 });
             }
-            catalog.by_id.insert(article.id.clone(), index);
-            catalog.articles.push(article);
+            plan.by_id.insert(article.id.clone(), index);
+            plan.articles.push(article);
         }
-        let limit = stop_gram_limit(catalog.articles.len());
+        let limit = stop_gram_limit(plan.articles.len());
         let is_stop: Vec<bool> = gram_df.iter().map(|&n| n > limit).collect();
-        catalog.stop_grams = Arc::new(
+        drop(vocab.ids);
+        plan.stop_grams = Arc::new(
             (0..is_stop.len())
                 .filter(|&g| is_stop[g])
                 .map(|g| vocab.gram_hashes[g])
                 .collect(),
         );
-        drop(vocab.ids);
         for (i, point) in planned.iter_mut().enumerate() {
             let mut found: Vec<u32> = point_words
                 .row(i)
@@ -321,8 +350,33 @@ impl Catalog {
             found.dedup();
             let listed: String = found.iter().map(|g| format!("{g:x},")).collect();
             point.hash = content_hash(&[&point.hash, &listed]);
-            point.stop_grams = catalog.stop_grams.clone();
+            point.stop_grams = plan.stop_grams.clone();
         }
+        plan.points.shrink_to_fit();
+        (plan, planned)
+    }
+}
+
+impl Catalog {
+    /// Adds the articles' term profiles to a plan.
+    pub fn from_plan(plan: Plan, encoder: &SparseEncoder) -> Catalog {
+        let mut catalog = Catalog {
+            articles: plan.articles,
+            by_id: plan.by_id,
+            points: plan.points,
+            stop_grams: plan.stop_grams,
+            ..Catalog::default()
+        };
+        let mut vocab = Vocabulary::default();
+        let mut df: HashMap<u32, u32> = HashMap::new();
+        for index in 0..catalog.articles.len() {
+            let article = catalog.articles[index].clone();
+            catalog.add_profile(&article, encoder, &mut vocab);
+            for stem in catalog.stems.row(index) {
+                *df.entry(*stem).or_insert(0) += 1;
+            }
+        }
+        drop(vocab);
         catalog.df = df.into_iter().collect();
         catalog.df.sort_unstable();
         catalog.head_words.idf = (0..catalog.head_words.stems.len())
@@ -336,18 +390,12 @@ impl Catalog {
         catalog.head_stems.shrink_to_fit();
         catalog.heads.shrink_to_fit();
         catalog.head_words.stems.shrink_to_fit();
-        catalog.points.shrink_to_fit();
         catalog.gram_ids.shrink_to_fit();
-        (catalog, planned)
+        catalog
     }
 
-    /// Appends the profile rows of the next article; returns its trigram ids.
-    fn add_profile(
-        &mut self,
-        article: &Article,
-        encoder: &SparseEncoder,
-        vocab: &mut Vocabulary,
-    ) -> Vec<u32> {
+    /// Appends the profile rows of the next article.
+    fn add_profile(&mut self, article: &Article, encoder: &SparseEncoder, vocab: &mut Vocabulary) {
         let mut head: Vec<u32> = Vec::new();
         let mut heads = Vec::new();
         for text in std::iter::once(&article.title).chain(&article.questions) {
@@ -366,27 +414,17 @@ impl Catalog {
             }
             heads.push((start as u32, self.head_words.stems.len() as u32));
         }
-        let mut all = String::with_capacity(article.body.len() + 256);
-        all.push_str(&article.title);
-        all.push('\n');
-        all.push_str(&article.questions.join("\n"));
-        all.push('\n');
-        all.push_str(&article.tags.join(" "));
-        all.push('\n');
-        all.push_str(&article.body);
-        let ids = vocab.content_ids(encoder, &mut self.gram_ids, &normalize(&all));
+        let ids = vocab.content_ids(encoder, &mut self.gram_ids, &normalize(&all_text(article)));
         let mut stems = head.clone();
         let mut grams = Vec::new();
         for &id in &ids {
             stems.extend_from_slice(vocab.stems.row(id as usize));
             grams.extend_from_slice(vocab.grams.row(id as usize));
         }
-        let grams = sorted(grams);
         self.stems.push(sorted(stems));
-        self.grams.push(encode_gaps(&grams));
+        self.grams.push(encode_gaps(&sorted(grams)));
         self.head_stems.push(sorted(head));
         self.heads.push(heads);
-        grams
     }
 
     /// The term profile of an article.
@@ -475,6 +513,19 @@ fn sorted(mut v: Vec<u32>) -> Vec<u32> {
     v
 }
 
+/// Everything an article says: title, questions, tags and body.
+fn all_text(article: &Article) -> String {
+    let mut all = String::with_capacity(article.body.len() + 256);
+    all.push_str(&article.title);
+    all.push('\n');
+    all.push_str(&article.questions.join("\n"));
+    all.push('\n');
+    all.push_str(&article.tags.join(" "));
+    all.push('\n');
+    all.push_str(&article.body);
+    all
+}
+
 /// The text a passage is indexed with: title, heading, body and the
 /// article's questions (a section rarely repeats the words customers use;
 /// the questions do).
@@ -508,6 +559,99 @@ fn content_hash(parts: &[&str]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn article(id: &str, title: &str, body: &str) -> Article {
+        let text = format!("---\ntitle: {title}\n---\n\n{body}\n");
+        crate::knowledge::article::parse_article(id, &text).unwrap()
+    }
+
+    /// A large base where one word is in every article.
+    fn large_base(shared: &str) -> Vec<Article> {
+        (0..STOP_GRAM_MIN_DF * 2)
+            .map(|i| {
+                // Distinct letters per article: no other trigram is common.
+                let own: String = format!("{i:04}")
+                    .chars()
+                    .map(|d| char::from(b'k' + d.to_digit(10).unwrap() as u8))
+                    .collect();
+                article(
+                    &format!("a{i}"),
+                    &format!("Tema {own}"),
+                    &format!("{shared} {own}xy"),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn trigrams_in_more_than_a_tenth_of_a_large_base_are_stop_grams() {
+        let encoder = SparseEncoder::new().unwrap();
+        let (plan, planned) = Plan::new(large_base("devolucion"), &encoder, None);
+        let catalog = Catalog::from_plan(plan, &encoder);
+        let grams = |word: &str| {
+            let mut out = Vec::new();
+            crate::knowledge::text::char_ngrams(word, |g| {
+                out.push(crate::knowledge::text::hash32(g))
+            });
+            out
+        };
+        assert!(grams("devolucion").iter().all(|g| catalog.is_stop_gram(*g)));
+        assert!(grams("kkkkxy").iter().any(|g| !catalog.is_stop_gram(*g)));
+        assert!(
+            planned
+                .iter()
+                .all(|p| p.stop_grams.len() == catalog.stop_grams.len())
+        );
+        // Below the minimum size nothing is a stop-gram.
+        let few: Vec<Article> = large_base("devolucion").into_iter().take(50).collect();
+        let (plan, _) = Plan::new(few, &encoder, None);
+        assert!(Catalog::from_plan(plan, &encoder).stop_grams.is_empty());
+    }
+
+    #[test]
+    fn a_point_hash_covers_the_stop_grams_in_its_text() {
+        let encoder = SparseEncoder::new().unwrap();
+        let hash_of_first = |shared: &str| {
+            Plan::new(large_base(shared), &encoder, None).1[0]
+                .hash
+                .clone()
+        };
+        let one = hash_of_first("devolucion");
+        assert_eq!(one, hash_of_first("devolucion"));
+        // Another shared word changes both the text and the stop-grams.
+        assert_ne!(one, hash_of_first("garantia"));
+        // The same first article in a small base: same text, no stop-grams.
+        let small: Vec<Article> = large_base("devolucion").into_iter().take(50).collect();
+        assert_ne!(one, Plan::new(small, &encoder, None).1[0].hash);
+    }
+
+    #[test]
+    fn profiles_come_from_the_plan_articles() {
+        let encoder = SparseEncoder::new().unwrap();
+        let articles = vec![
+            article("envios", "Envíos", "Enviamos en tres días hábiles."),
+            article("pagos", "Pagos", "Aceptamos tarjeta y transferencia."),
+        ];
+        let (plan, planned) = Plan::new(articles, &encoder, None);
+        let catalog = Catalog::from_plan(plan, &encoder);
+        assert_eq!(planned.len(), catalog.points.len());
+        for point in &planned {
+            assert_eq!(
+                catalog.points[&point.id].article,
+                catalog.by_id[&point.article.id]
+            );
+        }
+        let envios = catalog.profile(catalog.by_id["envios"]);
+        let pagos = catalog.profile(catalog.by_id["pagos"]);
+        let stems = encoder.query_word("envios").stems;
+        assert!(!stems.is_empty());
+        for stem in &stems {
+            assert!(envios.stems.contains(stem));
+            assert!(envios.head_stems.contains(stem));
+            assert!(!pagos.stems.contains(stem));
+            assert_eq!(catalog.df(*stem), 1);
+        }
+    }
 
     #[test]
     fn gaps_round_trip() {
