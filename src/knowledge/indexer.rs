@@ -17,22 +17,32 @@ use super::dense::DenseEmbedder;
 use super::index::{IndexPoint, VectorIndex};
 use super::sparse::SparseEncoder;
 
-/// Points per sealed segment in a bulk load. Each is written into Qdrant
-/// Edge's appendable segment, then sealed into an indexed one. Fewer,
+/// Most points per sealed segment in a bulk load. Each is written into
+/// Qdrant Edge's appendable segment, then sealed into an indexed one. Fewer,
 /// larger segments make queries faster (a query pays a fixed cost per
-/// segment and signal: at 10,000 articles, 5 segments of 8,192 points gave
-/// a p50 of 1.34 ms, 10 of 4,096 1.61 ms); smaller ones make the build's
+/// segment and signal: at 10,000 articles, 10 segments gave a p50 of about
+/// 1.7 ms, 7 about 1.55 ms, 6 about 1.45 ms); smaller ones make the build's
 /// peak memory lower (the appendable segment's in-RAM index and the one
-/// Qdrant builds to seal it both grow with the segment: 331–337 MB against
-/// 268–272 MB), and inserting into the in-RAM index costs time linear in
-/// its posting lists' length. 4,096 keeps the peak under 300 MB; the median
-/// then sits close to 2 ms (`BENCHMARKS.md`).
-const SEAL_POINTS: usize = 4096;
+/// Qdrant builds to seal it both grow with the segment: 262–268 MB, 271–273
+/// MB and 285–289 MB), and inserting into the in-RAM index costs time
+/// linear in its posting lists' length. 5,760 leaves a margin under both
+/// targets (`BENCHMARKS.md`).
+const SEAL_POINTS: usize = 5760;
 
-/// Points embedded and written per upsert call: their vectors (about 7 KB a
-/// passage) exist twice while they are converted, so a whole segment's worth
-/// at once would add a hundred megabytes to the peak.
-const UPSERT_BATCH: usize = 1024;
+/// Points embedded and written per upsert call. Their vectors exist twice
+/// while they are converted, and each call is one entry in Qdrant's
+/// write-ahead log, whose open file stays resident: 256 passages are about
+/// 2 MB (see `index::edge`).
+const UPSERT_BATCH: usize = 256;
+
+/// Points per sealed segment when `changed` points are bulk loaded: as
+/// few segments as [`SEAL_POINTS`] allows, of even size (5,761 points make
+/// two segments of 2,881, not one of 5,760 and one of a single point).
+fn segment_points(changed: usize) -> usize {
+    changed
+        .div_ceil(changed.div_ceil(SEAL_POINTS).max(1))
+        .max(1)
+}
 
 /// What a sync did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -71,7 +81,7 @@ pub async fn sync(
     };
     index.delete(stale).await?;
     let bulk = changed.len() > SEAL_POINTS;
-    for segment in changed.chunks(SEAL_POINTS) {
+    for segment in changed.chunks(segment_points(changed.len())) {
         for batch in segment.chunks(UPSERT_BATCH) {
             let points = embed_batch(encoder, dense, batch).await?;
             index.upsert(points).await?;
@@ -131,7 +141,7 @@ mod tests {
 
     use super::*;
     use crate::knowledge::article::parse_article;
-    use crate::knowledge::catalog::Catalog;
+    use crate::knowledge::catalog::Plan;
     use crate::knowledge::index::edge::EdgeIndex;
     use crate::knowledge::index::{IndexQuery, IndexSchema, Scored};
 
@@ -177,7 +187,7 @@ mod tests {
                 parse_article(&format!("a{i}"), &text).unwrap()
             })
             .collect();
-        Catalog::build(articles, encoder, None).1
+        Plan::new(articles, encoder, None).1
     }
 
     #[tokio::test]
@@ -215,5 +225,23 @@ mod tests {
             .map(|p| (p.id, p.hash))
             .collect();
         assert_eq!(stored, wanted);
+    }
+
+    #[test]
+    fn a_bulk_load_is_cut_into_as_few_even_segments_as_the_limit_allows() {
+        assert_eq!(segment_points(1), 1);
+        assert_eq!(segment_points(SEAL_POINTS), SEAL_POINTS);
+        assert_eq!(segment_points(SEAL_POINTS + 1), SEAL_POINTS / 2 + 1);
+        for changed in [SEAL_POINTS * 3 - 1, 39_863, 100_000] {
+            let size = segment_points(changed);
+            let segments = changed.div_ceil(size);
+            assert!(size <= SEAL_POINTS, "{changed}: {size}");
+            assert_eq!(segments, changed.div_ceil(SEAL_POINTS), "{changed}");
+            // The last segment is at most one point per segment short.
+            assert!(
+                changed - (segments - 1) * size + segments >= size,
+                "{changed}"
+            );
+        }
     }
 }

@@ -39,9 +39,12 @@ const EDGE_CONFIG_FILE: &str = "edge_config.json";
 /// The shard's write-ahead log directory (see [`EdgeIndex::checkpoint`]).
 const WAL_DIR: &str = "wal";
 
-/// Size of one write-ahead log file (Qdrant's default is 32 MiB). A
-/// checkpoint keeps the newest one, and a start reads what is kept.
-const WAL_FILE_BYTES: usize = 8 << 20;
+/// Size of one write-ahead log file (Qdrant's default is 32 MiB). The open
+/// file is memory-mapped and stays resident while it fills; a checkpoint
+/// keeps the newest closed one, and a start reads what is kept. An entry
+/// larger than this gets a file of its own size: the indexer writes about
+/// 2 MB per call (`indexer::UPSERT_BATCH`).
+const WAL_FILE_BYTES: usize = 2 << 20;
 
 /// The embedded index.
 #[derive(Debug)]
