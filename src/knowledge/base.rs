@@ -14,7 +14,7 @@ use super::dense::DenseEmbedder;
 use super::index::edge::EdgeIndex;
 use super::index::server::ServerIndex;
 use super::index::{IndexQuery, IndexSchema, OnDimensionChange, VectorIndex};
-use super::indexer::{SyncStats, sync};
+use super::indexer::{self, SyncStats};
 use super::loader::{LoadError, article_id, load_dir};
 use super::retrieve::{FUSED_LIMIT, PREFETCH_LIMIT, prepare, query_vectors, rank};
 use super::sparse::SparseEncoder;
@@ -304,18 +304,22 @@ impl KnowledgeBase {
     async fn install(&self, articles: Vec<Article>) -> anyhow::Result<SyncStats> {
         let encoder = self.encoder.clone();
         let model = self.dense.as_ref().map(|d| d.fingerprint());
-        let (plan, planned) =
+        let (mut plan, planned) =
             tokio::task::spawn_blocking(move || Plan::new(articles, &encoder, model.as_deref()))
                 .await?;
-        let stats = sync(
+        let changes = indexer::changes(self.index.as_ref(), planned).await?;
+        if changes.is_bulk() {
+            // Qdrant seals segments: the profiles are made after it from a
+            // second pass over the words, instead of holding them now.
+            plan.forget_words();
+        }
+        let stats = indexer::apply(
             self.index.as_ref(),
             &self.encoder,
             self.dense.as_ref(),
-            planned,
+            changes,
         )
         .await?;
-        // Profiles after indexing: a bulk load's segment building and the
-        // profiles' memory never add up (see `Plan`).
         let encoder = self.encoder.clone();
         let catalog =
             tokio::task::spawn_blocking(move || Catalog::from_plan(plan, &encoder)).await?;

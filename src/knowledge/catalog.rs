@@ -12,9 +12,11 @@
 //! A catalog is made in two steps: a [`Plan`] (the articles, their points
 //! and the knowledge base's stop-grams: what the indexer needs), then
 //! [`Catalog::from_plan`] adds the term profiles (what searches need). The
-//! knowledge base indexes between the two, so a bulk load never holds the
-//! profiles while Qdrant builds segments; the price is a second pass over
-//! the articles' words.
+//! knowledge base indexes between the two. Before a bulk load the plan
+//! forgets the words it has stemmed ([`Plan::forget_words`]), so neither
+//! they nor the profiles are in memory while Qdrant builds segments; the
+//! profiles then take a second pass over the articles' words. Otherwise
+//! they reuse the plan's words.
 //!
 //! Memory: a catalog of 10,000 articles holds millions of terms, so profiles
 //! live in a few flat arrays (one row per article, see [`Rows`]) instead of
@@ -253,14 +255,26 @@ impl Vocabulary {
 
 /// The articles and the points they become, before the term profiles: what
 /// the indexer needs. [`Catalog::from_plan`] adds the profiles, which only
-/// searches need; a bulk load indexes first and profiles afterwards, so the
-/// profiles' memory and Qdrant's segment building never add up.
-#[derive(Debug)]
+/// searches need.
 pub struct Plan {
     articles: Vec<Arc<Article>>,
     by_id: HashMap<String, usize>,
     points: HashMap<u64, PointRef>,
     stop_grams: Arc<HashSet<u32>>,
+    /// The words stemmed while planning, with the trigram ids their rows
+    /// use, until forgotten.
+    words: Option<(Vocabulary, HashMap<u32, u32>)>,
+}
+
+impl std::fmt::Debug for Plan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Plan")
+            .field("articles", &self.articles.len())
+            .field("points", &self.points.len())
+            .field("stop_grams", &self.stop_grams.len())
+            .field("words", &self.words.is_some())
+            .finish()
+    }
 }
 
 impl Plan {
@@ -277,6 +291,7 @@ impl Plan {
             by_id: HashMap::with_capacity(articles.len()),
             points: HashMap::new(),
             stop_grams: Arc::default(),
+            words: None,
         };
         let mut planned = Vec::new();
         let mut vocab = Vocabulary::default();
@@ -331,7 +346,6 @@ impl Plan {
         }
         let limit = stop_gram_limit(plan.articles.len());
         let is_stop: Vec<bool> = gram_df.iter().map(|&n| n > limit).collect();
-        drop(vocab.ids);
         plan.stop_grams = Arc::new(
             (0..is_stop.len())
                 .filter(|&g| is_stop[g])
@@ -353,21 +367,31 @@ impl Plan {
             point.stop_grams = plan.stop_grams.clone();
         }
         plan.points.shrink_to_fit();
+        plan.words = Some((vocab, gram_ids));
         (plan, planned)
+    }
+
+    /// Drops the words stemmed while planning: [`Catalog::from_plan`] then
+    /// stems them again. For a bulk load, where Qdrant's segment building
+    /// needs the memory.
+    pub fn forget_words(&mut self) {
+        self.words = None;
     }
 }
 
 impl Catalog {
-    /// Adds the articles' term profiles to a plan.
+    /// Adds the articles' term profiles to a plan, from the plan's words
+    /// unless it forgot them.
     pub fn from_plan(plan: Plan, encoder: &SparseEncoder) -> Catalog {
+        let (mut vocab, gram_ids) = plan.words.unwrap_or_default();
         let mut catalog = Catalog {
             articles: plan.articles,
             by_id: plan.by_id,
             points: plan.points,
             stop_grams: plan.stop_grams,
+            gram_ids,
             ..Catalog::default()
         };
-        let mut vocab = Vocabulary::default();
         let mut df: HashMap<u32, u32> = HashMap::new();
         for index in 0..catalog.articles.len() {
             let article = catalog.articles[index].clone();
@@ -651,6 +675,41 @@ mod tests {
             assert!(!pagos.stems.contains(stem));
             assert_eq!(catalog.df(*stem), 1);
         }
+    }
+
+    #[test]
+    fn profiles_are_the_same_from_remembered_or_forgotten_words() {
+        let encoder = SparseEncoder::new().unwrap();
+        let articles = || {
+            vec![
+                article("envios", "Envíos", "Enviamos en tres días hábiles."),
+                article("pagos", "Pagos y reembolsos", "Reembolsamos en cinco días."),
+            ]
+        };
+        let kept = Catalog::from_plan(Plan::new(articles(), &encoder, None).0, &encoder);
+        let (mut plan, _) = Plan::new(articles(), &encoder, None);
+        plan.forget_words();
+        let again = Catalog::from_plan(plan, &encoder);
+        let gram_hashes = |catalog: &Catalog, article: usize| {
+            let by_id: HashMap<u32, u32> = catalog.gram_ids.iter().map(|(h, i)| (*i, *h)).collect();
+            sorted(
+                catalog
+                    .profile(article)
+                    .gram_ids()
+                    .iter()
+                    .map(|i| by_id[i])
+                    .collect(),
+            )
+        };
+        for article in 0..2 {
+            let (a, b) = (kept.profile(article), again.profile(article));
+            assert_eq!(a.stems, b.stems);
+            assert_eq!(a.head_stems, b.head_stems);
+            assert!(!a.stems.is_empty());
+            assert_eq!(gram_hashes(&kept, article), gram_hashes(&again, article));
+        }
+        assert_eq!(kept.df, again.df);
+        assert_eq!(kept.head_words.idf, again.head_words.idf);
     }
 
     #[test]

@@ -2,10 +2,12 @@
 //! only what changed.
 //!
 //! The index remembers each point's content hash in its payload. A sync
-//! compares those with the hashes the catalog wants: points with a new or
-//! different hash are embedded (sparse always, dense when configured) and
-//! upserted, points the catalog no longer has are deleted, and the rest is
-//! left alone. A restart with unchanged files embeds nothing.
+//! compares those with the hashes the catalog wants ([`changes`]), then
+//! [`apply`]: points with a new or different hash are embedded (sparse
+//! always, dense when configured) and upserted, points the catalog no
+//! longer has are deleted, and the rest is left alone. A restart with
+//! unchanged files embeds nothing. Between the two steps the caller learns
+//! whether the sync is a bulk load ([`Changes::is_bulk`]).
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -55,13 +57,27 @@ pub struct SyncStats {
     pub unchanged: usize,
 }
 
-/// Makes the index hold exactly `planned`.
-pub async fn sync(
+/// What a sync has to do: the points to embed and the ids to delete.
+#[derive(Debug)]
+pub struct Changes {
+    changed: Vec<PlannedPoint>,
+    stale: Vec<u64>,
+    stats: SyncStats,
+}
+
+impl Changes {
+    /// Whether the points are loaded in sealed segments (see
+    /// [`SEAL_POINTS`]): the part of a sync that needs the most memory.
+    pub fn is_bulk(&self) -> bool {
+        self.changed.len() > SEAL_POINTS
+    }
+}
+
+/// Compares `planned` with the hashes the index holds.
+pub async fn changes(
     index: &dyn VectorIndex,
-    encoder: &Arc<SparseEncoder>,
-    dense: Option<&DenseEmbedder>,
     planned: Vec<PlannedPoint>,
-) -> anyhow::Result<SyncStats> {
+) -> anyhow::Result<Changes> {
     let stored = index.stored_hashes().await?;
     let wanted: HashSet<u64> = planned.iter().map(|p| p.id).collect();
     let stale: Vec<u64> = stored
@@ -79,8 +95,27 @@ pub async fn sync(
         deleted: stale.len(),
         unchanged: total - changed.len(),
     };
+    Ok(Changes {
+        changed,
+        stale,
+        stats,
+    })
+}
+
+/// Embeds and writes the changed points and deletes the stale ones.
+pub async fn apply(
+    index: &dyn VectorIndex,
+    encoder: &Arc<SparseEncoder>,
+    dense: Option<&DenseEmbedder>,
+    changes: Changes,
+) -> anyhow::Result<SyncStats> {
+    let bulk = changes.is_bulk();
+    let Changes {
+        changed,
+        stale,
+        stats,
+    } = changes;
     index.delete(stale).await?;
-    let bulk = changed.len() > SEAL_POINTS;
     for segment in changed.chunks(segment_points(changed.len())) {
         for batch in segment.chunks(UPSERT_BATCH) {
             let points = embed_batch(encoder, dense, batch).await?;
@@ -178,6 +213,16 @@ mod tests {
         }
     }
 
+    /// Makes the index hold exactly `planned`.
+    async fn sync(
+        index: &dyn VectorIndex,
+        encoder: &Arc<SparseEncoder>,
+        planned: Vec<PlannedPoint>,
+    ) -> anyhow::Result<SyncStats> {
+        let changes = changes(index, planned).await?;
+        apply(index, encoder, None, changes).await
+    }
+
     fn plan(encoder: &SparseEncoder, bodies: &[&str]) -> Vec<PlannedPoint> {
         let articles = bodies
             .iter()
@@ -199,13 +244,13 @@ mod tests {
         };
         let encoder = Arc::new(SparseEncoder::new().unwrap());
         let first = ["Envíos en tres días.", "Reembolsos en cinco días."];
-        let stats = sync(&index, &encoder, None, plan(&encoder, &first))
+        let stats = sync(&index, &encoder, plan(&encoder, &first))
             .await
             .unwrap();
         assert_eq!(stats.embedded, 2);
         assert_eq!(index.checkpoints.load(Ordering::SeqCst), 1);
 
-        let stats = sync(&index, &encoder, None, plan(&encoder, &first))
+        let stats = sync(&index, &encoder, plan(&encoder, &first))
             .await
             .unwrap();
         assert_eq!((stats.embedded, stats.deleted), (0, 0));
@@ -214,7 +259,7 @@ mod tests {
         // Changed and removed points are written after the checkpoint and
         // still replace the earlier ones.
         let second = ["Envíos en dos días."];
-        let stats = sync(&index, &encoder, None, plan(&encoder, &second))
+        let stats = sync(&index, &encoder, plan(&encoder, &second))
             .await
             .unwrap();
         assert_eq!((stats.embedded, stats.deleted), (1, 1));
