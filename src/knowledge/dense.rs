@@ -224,12 +224,11 @@ impl DenseEmbedder {
             input_type: side.input_type.as_deref(),
             dimensions: self.requested_dimensions,
         };
-        let response: EmbeddingResponse = self
-            .client
-            .embeddings()
-            .create_byot(request)
-            .await
-            .context("embeddings endpoint")?;
+        let response: EmbeddingResponse = crate::llm::once_more_if_lost("embeddings", || async {
+            self.client.embeddings().create_byot(&request).await
+        })
+        .await
+        .context("embeddings endpoint")?;
         let mut data = response.data;
         if data.len() != batch.len() {
             anyhow::bail!(
@@ -278,6 +277,23 @@ mod tests {
             model: Some("e5".into()),
             ..EmbeddingsConfig::default()
         }
+    }
+
+    #[tokio::test]
+    async fn a_request_lost_with_its_connection_is_sent_once_more() {
+        let reply = serde_json::json!({
+            "object": "list", "model": "e5",
+            "data": [{"object": "embedding", "index": 0, "embedding": [0.6, 0.8]}],
+        });
+        let server = crate::testkit::hang_up::HangUp::start(1, reply).await;
+        let embedder = DenseEmbedder::from_config(&EmbeddingsConfig {
+            base_url: Some(server.base_url()),
+            model: Some("e5".into()),
+            ..EmbeddingsConfig::default()
+        })
+        .unwrap();
+        assert_eq!(embedder.embed_query("hola").await.unwrap(), [0.6, 0.8]);
+        assert_eq!(server.requests(), 2);
     }
 
     #[tokio::test]

@@ -7,6 +7,7 @@ use serde_json::json;
 
 use super::*;
 use crate::testkit::fake_openai::{FakeOpenAi, Script};
+use crate::testkit::hang_up::HangUp;
 
 fn schema() -> OutputSchema {
     OutputSchema {
@@ -199,6 +200,33 @@ async fn a_transient_error_is_retried_by_the_library() {
         "hola"
     );
     assert_eq!(fake.chat_requests().len(), 2);
+}
+
+fn completion(content: &str) -> serde_json::Value {
+    json!({
+        "id": "chatcmpl-1", "object": "chat.completion", "created": 0, "model": "m",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": content},
+                     "finish_reason": "stop"}]
+    })
+}
+
+#[tokio::test]
+async fn a_request_lost_with_its_connection_is_sent_once_more() {
+    let server = HangUp::start(1, completion("hola")).await;
+    let llm = LlmClient::new(&server.base_url(), "m", None, Duration::from_secs(5)).unwrap();
+    assert_eq!(llm.chat_text(&messages(), 10).await.unwrap(), "hola");
+    assert_eq!(server.requests(), 2);
+}
+
+#[tokio::test]
+async fn a_request_lost_twice_is_a_transport_error_naming_the_cause() {
+    let server = HangUp::start(2, completion("hola")).await;
+    let llm = LlmClient::new(&server.base_url(), "m", None, Duration::from_secs(5)).unwrap();
+    let err = llm.chat_text(&messages(), 10).await.unwrap_err();
+    assert_eq!(err.reason(), "transport", "{err}");
+    // reqwest's own message ends at "error sending request"; the cause says why.
+    assert!(err.to_string().contains("closed"), "{err}");
+    assert_eq!(server.requests(), 2, "sent once more, not more");
 }
 
 #[tokio::test]

@@ -3,3 +3,4 @@
 
 pub mod fake_graph;
 pub mod fake_openai;
+pub mod hang_up;

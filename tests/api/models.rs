@@ -347,6 +347,17 @@ async fn real_llm_triage_gives_a_valid_class_or_a_logged_fallback() {
             );
         }
     }
+    // A slow or confused model may fall back; an unreachable or crashing
+    // server must not pass as one (a native llama.cpp build once crashed
+    // on every completion and this test still passed on fall-backs).
+    let lost: Vec<&str> = metrics
+        .lines()
+        .filter(|l| l.starts_with("ventana_llm_fallbacks_total{") && l.contains("\"transport\""))
+        .collect();
+    assert!(
+        lost.is_empty(),
+        "the LLM server was not reachable: {lost:?}"
+    );
     // The rules floor holds whatever the small model says.
     assert_eq!(class_of(messages[1]), "urgent");
     assert_eq!(class_of(messages[2]), "human");
