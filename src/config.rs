@@ -9,6 +9,7 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
@@ -280,6 +281,10 @@ fn default_graph_version() -> String {
 
 /// `VENTANA_*` variables that are not configuration keys: the `--config`
 /// file's own variable and the test suite's settings.
+/// What one turn may take beyond its remote calls: retrieval, rules and
+/// reading the conversation, with room for a busy machine.
+pub const TURN_LOCAL_WORK: Duration = Duration::from_secs(20);
+
 const NOT_CONFIG_KEYS: &[&str] = &["VENTANA_CONFIG", "VENTANA_TEST_"];
 
 /// A configuration that could not be loaded; the message names the key.
@@ -332,6 +337,27 @@ impl Config {
     }
 
     /// The database URL, defaulting to a SQLite file in the data directory.
+    /// The longest the bot may take to decide one turn: its own work
+    /// ([`TURN_LOCAL_WORK`]) plus every remote call it makes in a turn
+    /// running into its time limit: one query embedding, then the triage
+    /// and the answer completions. The pipeline abandons a turn only past
+    /// this, so a slow model always ends in the bot's own fall-back first.
+    pub fn turn_time_limit(&self) -> Duration {
+        let configured =
+            |url: &Option<String>| url.as_deref().is_some_and(|u| !u.trim().is_empty());
+        let mut limit = TURN_LOCAL_WORK;
+        if configured(&self.llm.base_url) {
+            limit += 2 * Duration::from_millis(self.llm.timeout_ms);
+        }
+        if configured(&self.embeddings.base_url) {
+            limit += self.embeddings.query_timeout_ms.map_or(
+                crate::knowledge::dense::QUERY_TIMEOUT,
+                Duration::from_millis,
+            );
+        }
+        limit
+    }
+
     pub fn database_url(&self) -> String {
         match self.database_url.as_deref() {
             Some(url) if !url.trim().is_empty() => url.trim().to_owned(),

@@ -49,8 +49,10 @@ if [[ "$which" == all || "$which" == embeddings ]]; then
   echo "export VENTANA_TEST_EMBEDDINGS_URL=http://127.0.0.1:$EMBEDDINGS_PORT/v1"
 fi
 if [[ "$which" == all || "$which" == llm ]]; then
+  # Ready means a completion came back: a llama.cpp build that crashes on
+  # every completion still lists its models.
   start llm "$LLM_PORT" \
-    "curl -sf -m 5 http://127.0.0.1:$LLM_PORT/v1/models" \
+    "curl -sf -m 30 http://127.0.0.1:$LLM_PORT/v1/chat/completions -H 'content-type: application/json' -d '{\"model\":\"smollm2\",\"messages\":[{\"role\":\"user\",\"content\":\"ok\"}],\"max_tokens\":2}'" \
     "$PY" -m llama_cpp.server --model "$(smollm2_model)" --model_alias smollm2 \
       --host 127.0.0.1 --port "$LLM_PORT" --n_ctx 4096 --verbose false
   echo "export VENTANA_TEST_LLM_URL=http://127.0.0.1:$LLM_PORT/v1"

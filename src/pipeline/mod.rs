@@ -35,9 +35,9 @@ use crate::triage::Lang;
 
 /// Poll interval when nothing signals new messages (other instances).
 const IDLE_POLL: StdDuration = StdDuration::from_millis(250);
-/// Time limit for deciding one turn (triage, retrieval, generation); the
-/// responder's own LLM timeout is shorter and falls back to rules.
-const TURN_TIME_LIMIT: StdDuration = StdDuration::from_secs(30);
+/// How long a conversation whose turn failed waits before it is tried
+/// again: a failing database or a hung dependency is not hammered.
+pub const RETRY_PAUSE: StdDuration = StdDuration::from_secs(5);
 /// Longest the reply waits for its read receipt to leave.
 const READ_RECEIPT_WAIT: StdDuration = StdDuration::from_secs(2);
 
@@ -50,6 +50,8 @@ pub struct Pipeline {
     signals: Arc<Signals>,
     permits: Arc<Semaphore>,
     policies: Arc<Policies>,
+    /// Time limit for deciding one turn ([`Config::turn_time_limit`]).
+    turn_limit: StdDuration,
     /// Present when read receipts are on (`sender.mark_read`).
     graph: Option<Arc<GraphClient>>,
 }
@@ -83,6 +85,7 @@ impl Pipeline {
             signals,
             permits,
             policies,
+            turn_limit: config.turn_time_limit(),
             graph: config.sender.mark_read.then_some(graph),
         }
     }
@@ -197,11 +200,49 @@ impl Pipeline {
         &self,
         conversation_id: i64,
     ) -> anyhow::Result<TurnOutcome> {
-        let result = self.process_claimed(conversation_id).await;
-        if !matches!(result, Ok(TurnOutcome::Replied | TurnOutcome::Silent)) {
-            self.store.release_conversation(conversation_id).await?;
+        let result = self
+            .keeping_lease(conversation_id, self.process_claimed(conversation_id))
+            .await;
+        match result {
+            Ok(TurnOutcome::Replied | TurnOutcome::Silent) => {}
+            Ok(TurnOutcome::Skipped) => self.store.release_conversation(conversation_id).await?,
+            Err(_) => {
+                let retry_at = self.clock.now() + Duration::from_std(RETRY_PAUSE)?;
+                self.store
+                    .hold_conversation_until(conversation_id, retry_at)
+                    .await?;
+            }
         }
         result
+    }
+
+    /// Runs `work` while renewing this worker's lease on the conversation
+    /// every half lease: a turn slower than the lease (a slow model) is not
+    /// taken over by another worker, or by this one's own next claim, while
+    /// a worker that died stops renewing and loses it within one lease.
+    async fn keeping_lease<T>(
+        &self,
+        conversation_id: i64,
+        work: impl std::future::Future<Output = T>,
+    ) -> T {
+        let every = (self.lease() / 2)
+            .to_std()
+            .unwrap_or_default()
+            .max(StdDuration::from_millis(10));
+        let mut renew = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        renew.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tokio::pin!(work);
+        loop {
+            tokio::select! {
+                done = &mut work => return done,
+                _ = renew.tick() => {
+                    let until = self.clock.now() + self.lease();
+                    if let Err(error) = self.store.renew_conversation_lease(conversation_id, until).await {
+                        tracing::warn!(conversation_id, %error, "pipeline: renewing the lease failed");
+                    }
+                }
+            }
+        }
     }
 
     async fn process_claimed(&self, conversation_id: i64) -> anyhow::Result<TurnOutcome> {
@@ -257,11 +298,10 @@ impl Pipeline {
                 conversation: &conversation,
                 expected_answer: Some(&outlook),
             };
-            tokio::time::timeout(TURN_TIME_LIMIT, self.responder.respond(&context))
+            let limit = self.turn_limit;
+            tokio::time::timeout(limit, self.responder.respond(&context))
                 .await
-                .map_err(|_| {
-                    anyhow::anyhow!("deciding the turn took longer than {TURN_TIME_LIMIT:?}")
-                })??
+                .map_err(|_| anyhow::anyhow!("deciding the turn took longer than {limit:?}"))??
         };
         if let Some(receipt) = read_receipt {
             let _ = tokio::time::timeout(READ_RECEIPT_WAIT, receipt).await;

@@ -122,13 +122,19 @@ impl Store {
         &self,
         quiet: Duration,
     ) -> sqlx::Result<Option<DateTime<Utc>>> {
+        // A held conversation (a turn in progress, a failed turn's pause)
+        // is ready when its hold ends, not before.
         let at: Option<i64> = sqlx::query_scalar(
-            "SELECT MIN(last) FROM (SELECT MAX(received_at) AS last FROM messages \
-             WHERE triggers_reply AND turn_id IS NULL GROUP BY conversation_id) AS waiting",
+            "SELECT MIN(CASE WHEN c.processing_until > w.last + $1 THEN c.processing_until \
+                             ELSE w.last + $1 END) \
+             FROM (SELECT conversation_id, MAX(received_at) AS last FROM messages \
+                   WHERE triggers_reply AND turn_id IS NULL GROUP BY conversation_id) AS w \
+             JOIN conversations c ON c.id = w.conversation_id",
         )
+        .bind(quiet.num_milliseconds())
         .fetch_one(self.pool())
         .await?;
-        Ok(at.map(|ms| from_ms(ms) + quiet))
+        Ok(at.map(from_ms))
     }
 
     /// Takes the conversation for one worker until `now + lease`; `false`
@@ -153,6 +159,35 @@ impl Store {
             == 1;
         tx.commit().await?;
         Ok(claimed)
+    }
+
+    /// Extends a held lease to `until`; a conversation nobody holds stays
+    /// free (its turn was committed and released it meanwhile).
+    pub async fn renew_conversation_lease(
+        &self,
+        id: i64,
+        until: DateTime<Utc>,
+    ) -> sqlx::Result<()> {
+        sqlx::query(
+            "UPDATE conversations SET processing_until = $1 \
+             WHERE id = $2 AND processing_until IS NOT NULL",
+        )
+        .bind(to_ms(until))
+        .bind(id)
+        .execute(self.pool())
+        .await?;
+        Ok(())
+    }
+
+    /// Keeps the conversation from every worker until `until` (a failed
+    /// turn's pause before its retry).
+    pub async fn hold_conversation_until(&self, id: i64, until: DateTime<Utc>) -> sqlx::Result<()> {
+        sqlx::query("UPDATE conversations SET processing_until = $1 WHERE id = $2")
+            .bind(to_ms(until))
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
     }
 
     pub async fn release_conversation(&self, id: i64) -> sqlx::Result<()> {

@@ -14,4 +14,5 @@ mod kb;
 mod models;
 mod outbox;
 mod scheduler;
+mod turns;
 mod unanswered;
