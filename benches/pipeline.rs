@@ -9,6 +9,10 @@
 //!    latency added over the LLM's own time (end to end minus the LLM calls
 //!    of the turn times 300 ms).
 //!
+//! Each phase also prints the process's CPU time (all threads, from
+//! `/proc/self/stat`) over its wall time: the cost of the work, and of any
+//! polling while turns wait on the LLM.
+//!
 //! Options (env): `BENCH_RATE` (default 200 conversations/s),
 //! `BENCH_SECONDS` (default 10).
 
@@ -51,7 +55,9 @@ fn main() -> anyhow::Result<()> {
         let plain = run_phase(rate, seconds, None).await?;
         println!("no LLM (rules + extractive)");
         print_latencies("ack → Graph send", &plain.latencies_ms);
-        println!("  replies: {}/{}\n", plain.latencies_ms.len(), plain.sent);
+        println!("  replies: {}/{}", plain.latencies_ms.len(), plain.sent);
+        plain.print_cpu();
+        println!();
 
         let llm = FakeOpenAi::start().await;
         llm.set_default(Script::slow(
@@ -89,6 +95,7 @@ fn main() -> anyhow::Result<()> {
             with_llm.latencies_ms.len(),
             with_llm.sent
         );
+        with_llm.print_cpu();
         anyhow::Ok(())
     })?;
     Ok(())
@@ -109,6 +116,40 @@ struct Phase {
     /// The question index of each latency.
     questions: Vec<usize>,
     sent: usize,
+    /// CPU seconds of the whole process (server, fakes and load generator)
+    /// and wall seconds, from the first request to the last reply.
+    cpu_s: f64,
+    wall_s: f64,
+}
+
+impl Phase {
+    fn print_cpu(&self) {
+        println!(
+            "  process CPU: {:.1} s over {:.1} s ({:.2} cores busy)",
+            self.cpu_s,
+            self.wall_s,
+            self.cpu_s / self.wall_s
+        );
+    }
+}
+
+/// User plus system CPU time of this process, all threads, in seconds
+/// (`/proc/self/stat` counts in USER_HZ, 100 per second on Linux).
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name, which is in parentheses: utime and
+    // stime are the 12th and 13th of them.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(11) + ticks(12)) / 100.0
 }
 
 const QUESTIONS: [&str; 6] = [
@@ -160,6 +201,7 @@ async fn run_phase(rate: u64, seconds: u64, llm: Option<String>) -> anyhow::Resu
     let total = (rate * seconds) as usize;
     let interval = Duration::from_secs_f64(1.0 / rate as f64);
     let start = tokio::time::Instant::now();
+    let cpu_at_start = cpu_seconds();
     let mut acks = Vec::with_capacity(total);
     for i in 0..total {
         tokio::time::sleep_until(start + interval * i as u32).await;
@@ -210,6 +252,8 @@ async fn run_phase(rate: u64, seconds: u64, llm: Option<String>) -> anyhow::Resu
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    let cpu_s = cpu_seconds() - cpu_at_start;
+    let wall_s = start.elapsed().as_secs_f64();
     let mut latencies_ms = Vec::new();
     let mut question_of = Vec::new();
     for request in graph.requests().iter().filter(|r| r.body["type"] == "text") {
@@ -234,6 +278,8 @@ async fn run_phase(rate: u64, seconds: u64, llm: Option<String>) -> anyhow::Resu
         latencies_ms,
         questions: question_of,
         sent: acked.len(),
+        cpu_s,
+        wall_s,
     })
 }
 
