@@ -239,7 +239,8 @@ mod tests {
     async fn a_sync_that_writes_checkpoints_the_index_and_one_that_does_not_leaves_it() {
         let dir = tempfile::tempdir().unwrap();
         let index = Counting {
-            inner: EdgeIndex::open(dir.path(), IndexSchema { dense_dim: None }).unwrap(),
+            inner: EdgeIndex::open(&dir.path().join("index"), IndexSchema { dense_dim: None })
+                .unwrap(),
             checkpoints: AtomicUsize::new(0),
         };
         let encoder = Arc::new(SparseEncoder::new().unwrap());

@@ -52,6 +52,39 @@ pub struct EdgeIndex {
     path: PathBuf,
     schema: IndexSchema,
     shard: Arc<RwLock<Option<EdgeShard>>>,
+    /// An exclusive lock on `<path>.lock`, held while the index is open
+    /// (declared last: released after the shard is flushed).
+    _lock: std::fs::File,
+}
+
+/// Takes an exclusive lock on `<path>.lock` (beside the shard, which a
+/// rebuild may delete). The embedded shard has one writer: a second process
+/// on the same data directory (another `serve`, or `kb ask` next to one)
+/// would sync the index under the first and break it, so it is refused
+/// before it touches anything. The kernel drops the lock when the process
+/// dies, so a crash never leaves it stale.
+fn lock_exclusively(path: &Path) -> anyhow::Result<std::fs::File> {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".lock");
+    let lock_path = PathBuf::from(name);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .with_context(|| format!("cannot open {}", lock_path.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
+            "the embedded knowledge index {} is open in another process \
+             (a running `ventana serve`?); stop it, use another data_dir (VENTANA_DATA_DIR), \
+             or share one Qdrant server (qdrant.url) between processes",
+            path.display()
+        ),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(e).with_context(|| format!("cannot lock {}", lock_path.display()))
+        }
+    }
 }
 
 impl EdgeIndex {
@@ -70,6 +103,7 @@ impl EdgeIndex {
     ) -> anyhow::Result<Self> {
         std::fs::create_dir_all(path)
             .with_context(|| format!("cannot create {}", path.display()))?;
+        let lock = lock_exclusively(path)?;
         let wanted = edge_config(schema);
         // Only load a shard that exists. Loading an empty directory fails
         // with a Qdrant "service error", which captures and symbolizes a
@@ -80,6 +114,7 @@ impl EdgeIndex {
                 path: path.to_owned(),
                 schema,
                 shard: Arc::new(RwLock::new(Some(recreate(path, wanted)?))),
+                _lock: lock,
             });
         }
         let shard = match EdgeShard::load(path, None) {
@@ -102,6 +137,7 @@ impl EdgeIndex {
             path: path.to_owned(),
             schema,
             shard: Arc::new(RwLock::new(Some(shard))),
+            _lock: lock,
         })
     }
 
@@ -460,7 +496,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let schema = IndexSchema { dense_dim: None };
         {
-            let index = EdgeIndex::open(dir.path(), schema).unwrap();
+            let index = EdgeIndex::open(&dir.path().join("index"), schema).unwrap();
             index
                 .upsert(vec![point(1, &[1, 2]), point(2, &[3]), point(3, &[2, 3])])
                 .await
@@ -481,14 +517,37 @@ mod tests {
             let hits = index.query(query).await.unwrap();
             assert_eq!(hits.first().map(|h| h.id), Some(1));
         }
-        let index = EdgeIndex::open(dir.path(), schema).unwrap();
+        let index = EdgeIndex::open(&dir.path().join("index"), schema).unwrap();
         let hashes = index.stored_hashes().await.unwrap();
         assert_eq!(hashes.len(), 2);
         assert_eq!(hashes[&2], "h2");
         // Another layout recreates the shard empty.
         drop(index);
-        let index = EdgeIndex::open(dir.path(), IndexSchema { dense_dim: Some(4) }).unwrap();
+        let index = EdgeIndex::open(
+            &dir.path().join("index"),
+            IndexSchema { dense_dim: Some(4) },
+        )
+        .unwrap();
         assert!(index.stored_hashes().await.unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_second_opener_is_refused_until_the_first_closes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("index");
+        let schema = IndexSchema { dense_dim: None };
+        let first = EdgeIndex::open(&path, schema).unwrap();
+        let Err(error) = EdgeIndex::open(&path, schema) else {
+            panic!("a second opener was let in");
+        };
+        assert!(
+            error.to_string().contains("open in another process"),
+            "{error:#}"
+        );
+        // Refused before touching anything: the first still has its shard.
+        assert!(path.join(EDGE_CONFIG_FILE).exists());
+        drop(first);
+        EdgeIndex::open(&path, schema).expect("free once the first closed");
     }
 
     fn wal_files(dir: &Path) -> Vec<String> {
@@ -504,7 +563,7 @@ mod tests {
     async fn a_checkpoint_drops_the_log_and_later_updates_still_apply() {
         let dir = tempfile::tempdir().unwrap();
         let schema = IndexSchema { dense_dim: None };
-        let index = EdgeIndex::open(dir.path(), schema).unwrap();
+        let index = EdgeIndex::open(&dir.path().join("index"), schema).unwrap();
         // A megabyte of payload per point: several log files' worth.
         let heavy = |id: u64, hash: &str| {
             let mut p = point(id, &[1, 2]);
@@ -517,16 +576,16 @@ mod tests {
         }
         let closed = |names: &[String]| names.iter().filter(|n| n.starts_with("closed-")).count();
         assert!(
-            closed(&wal_files(dir.path())) >= 2,
+            closed(&wal_files(&dir.path().join("index"))) >= 2,
             "{:?}",
-            wal_files(dir.path())
+            wal_files(&dir.path().join("index"))
         );
         index.checkpoint().await.unwrap();
-        let after = wal_files(dir.path());
+        let after = wal_files(&dir.path().join("index"));
         assert_eq!(closed(&after), 1, "{after:?}");
         // Nothing more to drop: the shard is left open as it is.
         index.checkpoint().await.unwrap();
-        assert_eq!(wal_files(dir.path()), after);
+        assert_eq!(wal_files(&dir.path().join("index")), after);
 
         // Updates after the checkpoint are numbered after the ones before:
         // replacing and deleting existing points still works, and lasts.
@@ -535,7 +594,7 @@ mod tests {
         index.checkpoint().await.unwrap();
         index.upsert(vec![heavy(4, "newer")]).await.unwrap();
         drop(index);
-        let index = EdgeIndex::open(dir.path(), schema).unwrap();
+        let index = EdgeIndex::open(&dir.path().join("index"), schema).unwrap();
         let hashes = index.stored_hashes().await.unwrap();
         assert_eq!(hashes.len(), 23);
         assert_eq!(hashes[&3], "new");
@@ -547,7 +606,11 @@ mod tests {
     #[tokio::test]
     async fn dense_vectors_are_searched() {
         let dir = tempfile::tempdir().unwrap();
-        let index = EdgeIndex::open(dir.path(), IndexSchema { dense_dim: Some(3) }).unwrap();
+        let index = EdgeIndex::open(
+            &dir.path().join("index"),
+            IndexSchema { dense_dim: Some(3) },
+        )
+        .unwrap();
         let with_dense = |id: u64, words: &[u32], dense: [f32; 3]| IndexPoint {
             dense: Some(dense.to_vec()),
             ..point(id, words)
