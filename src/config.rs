@@ -249,6 +249,13 @@ pub struct LlmConfig {
     pub timeout_ms: u64,
 }
 
+impl LlmConfig {
+    /// The endpoint, when one is configured (an empty value counts as unset).
+    pub fn endpoint(&self) -> Option<&str> {
+        self.base_url.as_deref().filter(|u| !u.trim().is_empty())
+    }
+}
+
 impl Default for LlmConfig {
     fn default() -> Self {
         Self {
@@ -279,12 +286,12 @@ fn default_graph_version() -> String {
     "v23.0".to_owned()
 }
 
-/// `VENTANA_*` variables that are not configuration keys: the `--config`
-/// file's own variable and the test suite's settings.
 /// What one turn may take beyond its remote calls: retrieval, rules and
 /// reading the conversation, with room for a busy machine.
 pub const TURN_LOCAL_WORK: Duration = Duration::from_secs(20);
 
+/// `VENTANA_*` variables that are not configuration keys: the `--config`
+/// file's own variable and the test suite's settings.
 const NOT_CONFIG_KEYS: &[&str] = &["VENTANA_CONFIG", "VENTANA_TEST_"];
 
 /// A configuration that could not be loaded; the message names the key.
@@ -336,20 +343,17 @@ impl Config {
         Ok(config)
     }
 
-    /// The database URL, defaulting to a SQLite file in the data directory.
     /// The longest the bot may take to decide one turn: its own work
     /// ([`TURN_LOCAL_WORK`]) plus every remote call it makes in a turn
     /// running into its time limit: one query embedding, then the triage
     /// and the answer completions. The pipeline abandons a turn only past
     /// this, so a slow model always ends in the bot's own fall-back first.
     pub fn turn_time_limit(&self) -> Duration {
-        let configured =
-            |url: &Option<String>| url.as_deref().is_some_and(|u| !u.trim().is_empty());
         let mut limit = TURN_LOCAL_WORK;
-        if configured(&self.llm.base_url) {
+        if self.llm.endpoint().is_some() {
             limit += 2 * Duration::from_millis(self.llm.timeout_ms);
         }
-        if configured(&self.embeddings.base_url) {
+        if self.embeddings.base_url.is_some() {
             limit += self.embeddings.query_timeout_ms.map_or(
                 crate::knowledge::dense::QUERY_TIMEOUT,
                 Duration::from_millis,
@@ -358,6 +362,7 @@ impl Config {
         limit
     }
 
+    /// The database URL, defaulting to a SQLite file in the data directory.
     pub fn database_url(&self) -> String {
         match self.database_url.as_deref() {
             Some(url) if !url.trim().is_empty() => url.trim().to_owned(),

@@ -178,7 +178,7 @@ impl std::fmt::Debug for LlmClient {
 impl LlmClient {
     /// The configured client, or `None` when `llm.base_url` is unset.
     pub fn from_config(config: &LlmConfig) -> anyhow::Result<Option<Self>> {
-        let Some(base_url) = config.base_url.as_deref().filter(|u| !u.trim().is_empty()) else {
+        let Some(base_url) = config.endpoint() else {
             return Ok(None);
         };
         let model = config

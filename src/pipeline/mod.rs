@@ -203,16 +203,14 @@ impl Pipeline {
         let result = self
             .keeping_lease(conversation_id, self.process_claimed(conversation_id))
             .await;
-        match result {
-            Ok(TurnOutcome::Replied | TurnOutcome::Silent) => {}
-            Ok(TurnOutcome::Skipped) => self.store.release_conversation(conversation_id).await?,
-            Err(_) => {
-                let retry_at = self.clock.now() + Duration::from_std(RETRY_PAUSE)?;
-                self.store
-                    .hold_conversation_until(conversation_id, retry_at)
-                    .await?;
-            }
-        }
+        let free_from = match result {
+            Ok(TurnOutcome::Replied | TurnOutcome::Silent) => return result,
+            Ok(TurnOutcome::Skipped) => None,
+            Err(_) => Some(self.clock.now() + Duration::from_std(RETRY_PAUSE)?),
+        };
+        self.store
+            .release_conversation(conversation_id, free_from)
+            .await?;
         result
     }
 

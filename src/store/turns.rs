@@ -179,19 +179,15 @@ impl Store {
         Ok(())
     }
 
-    /// Keeps the conversation from every worker until `until` (a failed
-    /// turn's pause before its retry).
-    pub async fn hold_conversation_until(&self, id: i64, until: DateTime<Utc>) -> sqlx::Result<()> {
+    /// Gives the conversation up: to any worker at once (`None`), or from
+    /// `until` on (a failed turn's pause before its retry).
+    pub async fn release_conversation(
+        &self,
+        id: i64,
+        until: Option<DateTime<Utc>>,
+    ) -> sqlx::Result<()> {
         sqlx::query("UPDATE conversations SET processing_until = $1 WHERE id = $2")
-            .bind(to_ms(until))
-            .bind(id)
-            .execute(self.pool())
-            .await?;
-        Ok(())
-    }
-
-    pub async fn release_conversation(&self, id: i64) -> sqlx::Result<()> {
-        sqlx::query("UPDATE conversations SET processing_until = NULL WHERE id = $1")
+            .bind(until.map(to_ms))
             .bind(id)
             .execute(self.pool())
             .await?;

@@ -494,9 +494,10 @@ mod tests {
     #[tokio::test]
     async fn stores_queries_and_persists() {
         let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("index");
         let schema = IndexSchema { dense_dim: None };
         {
-            let index = EdgeIndex::open(&dir.path().join("index"), schema).unwrap();
+            let index = EdgeIndex::open(&path, schema).unwrap();
             index
                 .upsert(vec![point(1, &[1, 2]), point(2, &[3]), point(3, &[2, 3])])
                 .await
@@ -517,17 +518,13 @@ mod tests {
             let hits = index.query(query).await.unwrap();
             assert_eq!(hits.first().map(|h| h.id), Some(1));
         }
-        let index = EdgeIndex::open(&dir.path().join("index"), schema).unwrap();
+        let index = EdgeIndex::open(&path, schema).unwrap();
         let hashes = index.stored_hashes().await.unwrap();
         assert_eq!(hashes.len(), 2);
         assert_eq!(hashes[&2], "h2");
         // Another layout recreates the shard empty.
         drop(index);
-        let index = EdgeIndex::open(
-            &dir.path().join("index"),
-            IndexSchema { dense_dim: Some(4) },
-        )
-        .unwrap();
+        let index = EdgeIndex::open(&path, IndexSchema { dense_dim: Some(4) }).unwrap();
         assert!(index.stored_hashes().await.unwrap().is_empty());
     }
 
@@ -562,8 +559,9 @@ mod tests {
     #[tokio::test]
     async fn a_checkpoint_drops_the_log_and_later_updates_still_apply() {
         let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("index");
         let schema = IndexSchema { dense_dim: None };
-        let index = EdgeIndex::open(&dir.path().join("index"), schema).unwrap();
+        let index = EdgeIndex::open(&path, schema).unwrap();
         // A megabyte of payload per point: several log files' worth.
         let heavy = |id: u64, hash: &str| {
             let mut p = point(id, &[1, 2]);
@@ -575,17 +573,13 @@ mod tests {
             index.upsert(vec![heavy(id, "old")]).await.unwrap();
         }
         let closed = |names: &[String]| names.iter().filter(|n| n.starts_with("closed-")).count();
-        assert!(
-            closed(&wal_files(&dir.path().join("index"))) >= 2,
-            "{:?}",
-            wal_files(&dir.path().join("index"))
-        );
+        assert!(closed(&wal_files(&path)) >= 2, "{:?}", wal_files(&path));
         index.checkpoint().await.unwrap();
-        let after = wal_files(&dir.path().join("index"));
+        let after = wal_files(&path);
         assert_eq!(closed(&after), 1, "{after:?}");
         // Nothing more to drop: the shard is left open as it is.
         index.checkpoint().await.unwrap();
-        assert_eq!(wal_files(&dir.path().join("index")), after);
+        assert_eq!(wal_files(&path), after);
 
         // Updates after the checkpoint are numbered after the ones before:
         // replacing and deleting existing points still works, and lasts.
@@ -594,7 +588,7 @@ mod tests {
         index.checkpoint().await.unwrap();
         index.upsert(vec![heavy(4, "newer")]).await.unwrap();
         drop(index);
-        let index = EdgeIndex::open(&dir.path().join("index"), schema).unwrap();
+        let index = EdgeIndex::open(&path, schema).unwrap();
         let hashes = index.stored_hashes().await.unwrap();
         assert_eq!(hashes.len(), 23);
         assert_eq!(hashes[&3], "new");
@@ -606,11 +600,8 @@ mod tests {
     #[tokio::test]
     async fn dense_vectors_are_searched() {
         let dir = tempfile::tempdir().unwrap();
-        let index = EdgeIndex::open(
-            &dir.path().join("index"),
-            IndexSchema { dense_dim: Some(3) },
-        )
-        .unwrap();
+        let path = dir.path().join("index");
+        let index = EdgeIndex::open(&path, IndexSchema { dense_dim: Some(3) }).unwrap();
         let with_dense = |id: u64, words: &[u32], dense: [f32; 3]| IndexPoint {
             dense: Some(dense.to_vec()),
             ..point(id, words)
