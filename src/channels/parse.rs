@@ -6,6 +6,16 @@
 //! timestamp that does not parse) becomes an [`Event::Unknown`] with kind
 //! `malformed:<reason>` and the raw JSON: refusing the delivery would make
 //! Meta retry it for days while the good events in it wait.
+//!
+//! Two kinds of text that JSON allows but storage does not are handled here,
+//! once, so that both backends store the same thing:
+//! - NUL characters (`\u0000`), which PostgreSQL's text type refuses, are
+//!   dropped from every string of the delivery (the raw body keeps them as
+//!   the escape it was sent with);
+//! - a lone surrogate escape (`"\ud800"`), which is not a character at all,
+//!   makes the body unreadable for serde; such a delivery is read with the
+//!   escape replaced by U+FFFD, and each of its entries is kept as a
+//!   `malformed:invalid-escape` event instead of being refused.
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -25,11 +35,116 @@ pub enum ParseError {
 /// Parses a signed webhook body received on the `endpoint` channel's URL
 /// (`Channel::Messenger` also accepts Instagram deliveries).
 pub fn parse_webhook(endpoint: Channel, body: &[u8]) -> Result<Vec<Event>, ParseError> {
-    let value: Value =
-        serde_json::from_slice(body).map_err(|e| ParseError::NotJson(e.to_string()))?;
+    match serde_json::from_slice::<Value>(body) {
+        Ok(mut value) => {
+            drop_nul(&mut value);
+            parse_value(endpoint, &value)
+        }
+        Err(error) => {
+            let not_json = || ParseError::NotJson(error.to_string());
+            let repaired = replace_lone_surrogates(body).ok_or_else(not_json)?;
+            let mut value: Value = serde_json::from_slice(&repaired).map_err(|_| not_json())?;
+            drop_nul(&mut value);
+            malformed_entries(endpoint, &value)
+        }
+    }
+}
+
+/// A delivery whose text had to be repaired: one malformed event per entry.
+fn malformed_entries(endpoint: Channel, value: &Value) -> Result<Vec<Event>, ParseError> {
+    let accepted: &[&str] = match endpoint {
+        Channel::Whatsapp => &["whatsapp_business_account"],
+        _ => &["page", "instagram"],
+    };
+    let (object, entries) = envelope(value, accepted)?;
+    let channel = match (endpoint, object) {
+        (Channel::Whatsapp, _) => Channel::Whatsapp,
+        (_, "instagram") => Channel::Instagram,
+        _ => Channel::Messenger,
+    };
+    Ok(entries
+        .iter()
+        .map(|entry| malformed(channel, id_at(entry, "id"), "invalid-escape", entry))
+        .collect())
+}
+
+/// Removes NUL characters from every string and key.
+fn drop_nul(value: &mut Value) {
+    match value {
+        Value::String(s) if s.contains('\0') => s.retain(|c| c != '\0'),
+        Value::Array(items) => items.iter_mut().for_each(drop_nul),
+        Value::Object(map) => {
+            if map.keys().any(|k| k.contains('\0')) {
+                let old = std::mem::take(map);
+                for (key, item) in old {
+                    map.insert(key.replace('\0', ""), item);
+                }
+            }
+            map.values_mut().for_each(drop_nul);
+        }
+        _ => {}
+    }
+}
+
+/// The body with every `\uXXXX` escape of an unpaired surrogate replaced by
+/// `\ufffd`; `None` when there was none (the body is broken some other way).
+fn replace_lone_surrogates(body: &[u8]) -> Option<Vec<u8>> {
+    let hex = |at: usize| -> Option<u16> {
+        let digits = body.get(at..at + 4)?;
+        u16::from_str_radix(std::str::from_utf8(digits).ok()?, 16).ok()
+    };
+    let escape_at = |at: usize| -> Option<u16> {
+        (body.get(at) == Some(&b'\\') && body.get(at + 1) == Some(&b'u'))
+            .then(|| hex(at + 2))
+            .flatten()
+    };
+    let mut out = Vec::with_capacity(body.len());
+    let (mut i, mut in_string, mut changed) = (0, false, false);
+    while i < body.len() {
+        let byte = body[i];
+        if !in_string {
+            in_string = byte == b'"';
+            out.push(byte);
+            i += 1;
+            continue;
+        }
+        match byte {
+            b'"' => in_string = false,
+            b'\\' => {
+                let Some(unit) = escape_at(i) else {
+                    // Another escape: copy it whole so `\\` never starts one.
+                    out.extend_from_slice(&body[i..(i + 2).min(body.len())]);
+                    i += 2;
+                    continue;
+                };
+                let high = (0xD800..0xDC00).contains(&unit);
+                let paired =
+                    high && escape_at(i + 6).is_some_and(|low| (0xDC00..0xE000).contains(&low));
+                if paired {
+                    out.extend_from_slice(&body[i..i + 12]);
+                    i += 12;
+                } else if (0xD800..0xE000).contains(&unit) {
+                    out.extend_from_slice(b"\\ufffd");
+                    changed = true;
+                    i += 6;
+                } else {
+                    out.extend_from_slice(&body[i..i + 6]);
+                    i += 6;
+                }
+                continue;
+            }
+            _ => {}
+        }
+        out.push(byte);
+        i += 1;
+    }
+    changed.then_some(out)
+}
+
+fn parse_value(endpoint: Channel, value: &Value) -> Result<Vec<Event>, ParseError> {
     match endpoint {
-        Channel::Whatsapp => whatsapp::parse(&value),
-        Channel::Messenger | Channel::Instagram => messenger::parse(&value),
+        Channel::Whatsapp => whatsapp::parse(value),
+        Channel::Messenger | Channel::Instagram => messenger::parse(value),
         Channel::Sandbox => Err(ParseError::NotWebhookObject(
             "the sandbox channel has no webhook".into(),
         )),
@@ -171,6 +286,46 @@ mod tests {
                 String::from_utf8_lossy(body)
             );
         }
+    }
+
+    #[test]
+    fn nul_characters_are_dropped_from_every_string() {
+        let body = br#"{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":"messages","value":{"messaging_product":"whatsapp","metadata":{"display_phone_number":"1","phone_number_id":"2"},"contacts":[{"profile":{"name":"A\u0000na"},"wa_id":"5"}],"messages":[{"from":"5","id":"wamid.N","timestamp":"1749416383","type":"text","text":{"body":"ho\u0000la"}}]}}]}]}"#;
+        let events = parse_webhook(Channel::Whatsapp, body).unwrap();
+        let debug = format!("{events:?}");
+        assert!(!debug.contains('\0') && !debug.contains("\\0"), "{debug}");
+        assert!(debug.contains("hola") && debug.contains("Ana"), "{debug}");
+    }
+
+    #[test]
+    fn lone_surrogates_make_malformed_entries_not_a_refusal() {
+        let body = br#"{"object":"whatsapp_business_account","entry":[{"id":"77","changes":[{"field":"messages","value":{"messages":[{"from":"5","id":"wamid.S","timestamp":"1","type":"text","text":{"body":"x \ud800 y \ud83d\ude00"}}]}}]}]}"#;
+        let events = parse_webhook(Channel::Whatsapp, body).unwrap();
+        assert_eq!(events.len(), 1);
+        let Event::Unknown(event) = &events[0] else {
+            panic!("{events:?}")
+        };
+        assert_eq!(event.kind, "malformed:invalid-escape");
+        assert_eq!(event.business_id.as_deref(), Some("77"));
+        let text = event.raw.to_string();
+        assert!(text.contains('\u{fffd}') && text.contains('😀'), "{text}");
+    }
+
+    #[test]
+    fn surrogate_repair_leaves_pairs_and_other_escapes_alone() {
+        assert_eq!(
+            replace_lone_surrogates(br#"{"a":"\ud83d\ude00 \\ud800"}"#),
+            None
+        );
+        assert_eq!(
+            replace_lone_surrogates(br#"{"a":"\udc00\ud800x"}"#).unwrap(),
+            br#"{"a":"\ufffd\ufffdx"}"#
+        );
+        // A broken body stays broken.
+        assert!(matches!(
+            parse_webhook(Channel::Whatsapp, br#"{"object":"\ud800""#),
+            Err(ParseError::NotJson(_))
+        ));
     }
 
     #[test]
