@@ -10,6 +10,7 @@
 pub mod agent;
 mod conversations;
 pub mod escalations;
+pub mod idempotency;
 mod intake;
 mod intake_batch;
 mod intake_sql;
@@ -154,13 +155,30 @@ impl Store {
     }
 
     /// Begins a write transaction (serialized with other writers on SQLite).
+    ///
+    /// On SQLite the transaction starts with `BEGIN IMMEDIATE`: it takes the
+    /// database's write lock before its first read, so a transaction that
+    /// reads and then writes can never fail with `SQLITE_BUSY_SNAPSHOT`
+    /// (517) because another connection (a `ventana kb` next to the server)
+    /// wrote in between; a busy database is waited for (`busy_timeout`).
     pub async fn begin_write(&self) -> sqlx::Result<WriteTx> {
-        let guard = match &self.write_lock {
+        let guard = self.writer().await;
+        let tx = match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Backend::Postgres => self.pool.begin().await?,
+        };
+        Ok(WriteTx { tx, _guard: guard })
+    }
+
+    /// The writer lock for a single auto-committed statement: every write,
+    /// even one statement outside a transaction, queues behind the other
+    /// writers on SQLite instead of meeting them as "database is locked".
+    /// `None` on PostgreSQL, which has row locks.
+    pub(crate) async fn writer(&self) -> Option<OwnedMutexGuard<()>> {
+        match &self.write_lock {
             Some(lock) => Some(lock.clone().lock_owned().await),
             None => None,
-        };
-        let tx = self.pool.begin().await?;
-        Ok(WriteTx { tx, _guard: guard })
+        }
     }
 
     /// Readiness: the database answers.

@@ -72,6 +72,7 @@ impl Store {
     }
 
     pub async fn notification_delivered(&self, id: i64, now: DateTime<Utc>) -> sqlx::Result<()> {
+        let _writer = self.writer().await;
         sqlx::query("UPDATE notifications SET state = 'delivered', delivered_at = $1, lease_until = NULL WHERE id = $2")
             .bind(to_ms(now))
             .bind(id)
@@ -91,6 +92,7 @@ impl Store {
             Some(at) => ("pending", Some(to_ms(at))),
             None => ("failed", None),
         };
+        let _writer = self.writer().await;
         sqlx::query(
             "UPDATE notifications SET state = $1, next_attempt_at = COALESCE($2, next_attempt_at), \
                  lease_until = NULL, last_error = $3 WHERE id = $4",

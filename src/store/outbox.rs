@@ -257,6 +257,7 @@ impl Store {
         retry_at: DateTime<Utc>,
         failure: &SendFailure,
     ) -> anyhow::Result<()> {
+        let _writer = self.writer().await;
         sqlx::query(
             "UPDATE outbox SET state = 'pending', next_attempt_at = $1, lease_until = NULL, \
                  error_code = $2, error_subcode = $3, error_detail = $4 WHERE id = $5",
@@ -273,6 +274,7 @@ impl Store {
 
     /// Puts a claimed row back without counting the attempt (sending halted, pacing).
     pub async fn release(&self, id: i64, retry_at: DateTime<Utc>) -> anyhow::Result<()> {
+        let _writer = self.writer().await;
         sqlx::query(
             "UPDATE outbox SET state = 'pending', next_attempt_at = $1, lease_until = NULL, attempts = attempts - 1 \
              WHERE id = $2",
@@ -315,6 +317,7 @@ impl Store {
 
     /// Rows whose sender died mid-request become `unknown`; returns their ids.
     pub async fn expire_stale_sends(&self, now: DateTime<Utc>) -> anyhow::Result<Vec<i64>> {
+        let _writer = self.writer().await;
         let ids: Vec<i64> = sqlx::query_scalar(
             "UPDATE outbox SET state = 'unknown', lease_until = NULL \
              WHERE state = 'sending' AND lease_until < $1 RETURNING id",

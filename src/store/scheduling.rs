@@ -108,6 +108,7 @@ impl Store {
     pub async fn fail_timer(&self, id: i64, error: &str) -> sqlx::Result<()> {
         // The row has no error column: the error goes to the log, the state says it gave up.
         tracing::error!(timer_id = id, %error, "timer failed too often; giving up");
+        let _writer = self.writer().await;
         sqlx::query("UPDATE timers SET state = 'failed', lease_until = NULL WHERE id = $1")
             .bind(id)
             .execute(self.pool())
@@ -118,6 +119,7 @@ impl Store {
     /// No receiver is configured: the notification is recorded as skipped
     /// instead of being retried forever.
     pub async fn notification_skipped(&self, id: i64, reason: &str) -> sqlx::Result<()> {
+        let _writer = self.writer().await;
         sqlx::query("UPDATE notifications SET state = 'skipped', lease_until = NULL, last_error = $1 WHERE id = $2")
             .bind(reason)
             .bind(id)

@@ -170,6 +170,7 @@ pub async fn complete_timer(
 impl Store {
     /// Puts a timer back for later (an error while firing).
     pub async fn retry_timer(&self, id: i64, at: DateTime<Utc>) -> sqlx::Result<()> {
+        let _writer = self.writer().await;
         sqlx::query(
             "UPDATE timers SET state = 'pending', due_at = $1, lease_until = NULL WHERE id = $2",
         )

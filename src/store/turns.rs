@@ -168,6 +168,7 @@ impl Store {
         id: i64,
         until: DateTime<Utc>,
     ) -> sqlx::Result<()> {
+        let _writer = self.writer().await;
         sqlx::query(
             "UPDATE conversations SET processing_until = $1 \
              WHERE id = $2 AND processing_until IS NOT NULL",
@@ -186,6 +187,7 @@ impl Store {
         id: i64,
         until: Option<DateTime<Utc>>,
     ) -> sqlx::Result<()> {
+        let _writer = self.writer().await;
         sqlx::query("UPDATE conversations SET processing_until = $1 WHERE id = $2")
             .bind(until.map(to_ms))
             .bind(id)
