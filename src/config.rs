@@ -43,6 +43,8 @@ pub struct Config {
     #[serde(default)]
     pub log_format: LogFormat,
     #[serde(default)]
+    pub http: HttpConfig,
+    #[serde(default)]
     pub meta: MetaConfig,
     #[serde(default)]
     pub sender: SenderConfig,
@@ -71,6 +73,27 @@ pub enum LogFormat {
     #[default]
     Pretty,
     Json,
+}
+
+/// The HTTP listener's connection limits (`[http]`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// A connection must send a whole request head within this time once it
+    /// starts one, or it is closed. `VENTANA_HTTP__HEADER_READ_TIMEOUT_MS`.
+    pub header_read_timeout_ms: u64,
+    /// A connection with no request in flight for this long is closed.
+    /// `VENTANA_HTTP__IDLE_TIMEOUT_MS`.
+    pub idle_timeout_ms: u64,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            header_read_timeout_ms: 10_000,
+            idle_timeout_ms: 60_000,
+        }
+    }
 }
 
 /// Meta app and Graph API settings (`[meta]`).
@@ -157,8 +180,13 @@ pub struct SenderConfig {
     /// Mark inbound WhatsApp messages as read (with typing indicator) before replying.
     pub mark_read: bool,
     /// How long a claimed row may stay in flight before it counts as
-    /// interrupted (must exceed the Graph client's request timeout).
+    /// interrupted; keep it above `request_timeout_ms`, or a slow send that
+    /// then succeeds is first reported as interrupted.
     pub lease_ms: u64,
+    /// Time limit for one Graph API request. A request that got no answer
+    /// in time may have reached Meta: its row becomes `unknown`, never sent
+    /// again. `VENTANA_SENDER__REQUEST_TIMEOUT_MS`.
+    pub request_timeout_ms: u64,
 }
 
 impl Default for SenderConfig {
@@ -172,6 +200,7 @@ impl Default for SenderConfig {
             pair_burst: 5,
             mark_read: true,
             lease_ms: 60_000,
+            request_timeout_ms: 30_000,
         }
     }
 }
@@ -402,6 +431,11 @@ impl Config {
                     "auth.tokens[{i}].sha256: must be 64 hex characters (use `ventana token hash`)"
                 )));
             }
+        }
+        if self.http.header_read_timeout_ms == 0 || self.http.idle_timeout_ms == 0 {
+            return Err(ConfigError(
+                "http.header_read_timeout_ms / http.idle_timeout_ms: must be above 0".into(),
+            ));
         }
         if self.llm.base_url.is_some() && self.llm.model.is_none() {
             return Err(ConfigError(

@@ -76,7 +76,7 @@ impl Application {
             .await?
             .with_group_commit(GroupCommit::default());
         let knowledge = KnowledgeBase::open(&config).await?;
-        let graph = Arc::new(GraphClient::from_config(&config.meta)?);
+        let graph = Arc::new(GraphClient::from_config(&config.meta, &config.sender)?);
         let signals = Arc::new(Signals::default());
         let sender_health = Arc::new(SenderHealth::default());
         let config = Arc::new(config);
@@ -184,10 +184,7 @@ impl Application {
         });
         tracing::info!(address = %listener.local_addr()?, "ventana is listening");
         let app = crate::http::router(state.clone());
-        axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown.cancelled_owned())
-            .await
-            .context("HTTP server")?;
+        crate::http::serve::serve(listener, app, &state.config.http, shutdown).await;
         tracing::info!("HTTP server stopped; draining workers");
         workers.cancel();
         let drained = tokio::time::timeout(WORKER_DRAIN_TIMEOUT, async {

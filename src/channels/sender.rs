@@ -7,6 +7,14 @@
 //! rate limit; permanent errors are recorded with code and details; window
 //! errors mark the conversation's window closed; token and policy errors halt
 //! all sending and show in `/readyz`.
+//!
+//! A request that may have reached Meta (no answer in time, a connection
+//! lost after the request was written) is never sent again: its row becomes
+//! `unknown`, like a send interrupted by a crash. Meta's `Retry-After` is
+//! honoured but capped by `backoff_max_ms` and by the messaging window. The
+//! worker keeps claiming while slow requests are in flight, up to
+//! `sender.concurrency` sends at once, so one hung request delays no other
+//! customer.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -14,8 +22,9 @@ use std::time::Duration as StdDuration;
 
 use chrono::{DateTime, Duration, Utc};
 use rand::Rng;
-use tokio::sync::RwLock;
+use tokio::sync::{RwLock, Semaphore};
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
 use super::graph::{ErrorClass, GraphClient, GraphError};
@@ -33,6 +42,9 @@ pub const DEFAULT_LEASE: Duration = Duration::seconds(60);
 const STALE_CHECK_EVERY: Duration = Duration::seconds(1);
 /// Poll interval when nothing signals new work (other instances, due retries).
 const IDLE_POLL: StdDuration = StdDuration::from_millis(500);
+/// A retry is due at least this long before the messaging window closes, so
+/// a throttled reply still goes out as a free-form message.
+const WINDOW_RETRY_MARGIN: Duration = Duration::seconds(30);
 
 /// Whether sending is halted (token expired, policy block) and why.
 #[derive(Debug, Default)]
@@ -60,6 +72,8 @@ pub enum SendOutcome {
     Failed,
     WindowClosed,
     Halted,
+    /// The request may have reached Meta: recorded as `unknown`, not retried.
+    MaybeSent,
 }
 
 #[derive(Clone)]
@@ -72,6 +86,10 @@ pub struct Sender {
     signals: Arc<Signals>,
     lease: Duration,
     last_stale_check: Arc<AtomicI64>,
+    /// One permit per send in flight (`sender.concurrency`).
+    slots: Arc<Semaphore>,
+    /// The sends in flight, awaited at shutdown.
+    in_flight: TaskTracker,
 }
 
 impl Sender {
@@ -87,23 +105,79 @@ impl Sender {
         Self {
             store,
             graph,
-            config,
             clock,
             health,
             signals,
             lease,
             last_stale_check: Arc::new(AtomicI64::new(0)),
+            slots: Arc::new(Semaphore::new(config.concurrency.max(1))),
+            in_flight: TaskTracker::new(),
+            config,
         }
     }
 
     /// Runs until `shutdown`; in-flight sends finish before it returns.
     pub async fn run(self, shutdown: CancellationToken) {
-        crate::worker::run(self, shutdown).await
+        let in_flight = self.in_flight.clone();
+        crate::worker::run(self, shutdown).await;
+        in_flight.close();
+        in_flight.wait().await;
     }
 
-    /// Claims the due rows and sends them concurrently; returns how many
-    /// rows were handled. Tests call this to drain the outbox deterministically.
+    /// Claims the due rows and sends them concurrently, waiting for all of
+    /// them; returns how many rows were handled. Tests call this to drain
+    /// the outbox deterministically.
     pub async fn run_once(&self) -> anyhow::Result<usize> {
+        if !self.prepare_claim().await? {
+            return Ok(0);
+        }
+        let rows = self
+            .store
+            .claim_outbox(
+                self.clock.now(),
+                self.config.concurrency.max(1) as i64,
+                self.lease,
+            )
+            .await?;
+        let count = rows.len();
+        let mut tasks = tokio::task::JoinSet::new();
+        for row in rows {
+            let sender = self.clone();
+            tasks.spawn(async move { sender.deliver_logged(row).await });
+        }
+        while tasks.join_next().await.is_some() {}
+        Ok(count)
+    }
+
+    /// The worker's pass: waits for a free send slot, claims as many due
+    /// rows as there are free slots and starts them without waiting, so new
+    /// rows keep being claimed while slow requests are in flight.
+    async fn claim_and_start(&self) -> anyhow::Result<usize> {
+        let first = self.slots.clone().acquire_owned().await?;
+        if !self.prepare_claim().await? {
+            return Ok(0);
+        }
+        let mut permits = vec![first];
+        while let Ok(permit) = self.slots.clone().try_acquire_owned() {
+            permits.push(permit);
+        }
+        let rows = self
+            .store
+            .claim_outbox(self.clock.now(), permits.len() as i64, self.lease)
+            .await?;
+        let count = rows.len();
+        for (row, permit) in rows.into_iter().zip(permits) {
+            let sender = self.clone();
+            self.in_flight.spawn(async move {
+                sender.deliver_logged(row).await;
+                drop(permit);
+            });
+        }
+        Ok(count)
+    }
+
+    /// Expires interrupted sends when due; `false` while sending is halted.
+    async fn prepare_claim(&self) -> anyhow::Result<bool> {
         let now = self.clock.now();
         if self.stale_check_due(now) {
             for id in self.store.expire_stale_sends(now).await? {
@@ -114,26 +188,14 @@ impl Sender {
                 );
             }
         }
-        if self.health.halted().await.is_some() {
-            return Ok(0);
+        Ok(self.health.halted().await.is_none())
+    }
+
+    async fn deliver_logged(&self, row: OutboxRow) {
+        let id = row.id;
+        if let Err(e) = self.deliver(row).await {
+            tracing::error!(outbox_id = id, error = ?e, "could not record a send result");
         }
-        let rows = self
-            .store
-            .claim_outbox(now, self.config.concurrency.max(1) as i64, self.lease)
-            .await?;
-        let count = rows.len();
-        let mut tasks = tokio::task::JoinSet::new();
-        for row in rows {
-            let sender = self.clone();
-            tasks.spawn(async move {
-                let id = row.id;
-                if let Err(e) = sender.deliver(row).await {
-                    tracing::error!(outbox_id = id, error = ?e, "could not record a send result");
-                }
-            });
-        }
-        while tasks.join_next().await.is_some() {}
-        Ok(count)
     }
 
     /// Interrupted sends are looked for at most once per [`STALE_CHECK_EVERY`]
@@ -212,12 +274,23 @@ impl Sender {
             ErrorClass::Retryable { retry_after }
                 if (row.attempts as u32) < self.config.max_attempts =>
             {
+                let max = Duration::milliseconds(self.config.backoff_max_ms as i64);
                 let delay = retry_after
                     .and_then(|d| Duration::from_std(d).ok())
+                    .map(|hint| hint.min(max))
                     .unwrap_or_else(|| self.backoff(row.attempts as u32, error.code));
-                tracing::warn!(code = %code_label, attempt = row.attempts, retry_in_ms = delay.num_milliseconds(), "send failed, retrying");
-                self.store.reschedule(row.id, now + delay, &failure).await?;
+                let retry_at = self.within_window(row, now, now + delay).await?;
+                tracing::warn!(code = %code_label, attempt = row.attempts, retry_in_ms = (retry_at - now).num_milliseconds(), "send failed, retrying");
+                self.store.reschedule(row.id, retry_at, &failure).await?;
                 Ok(SendOutcome::Retrying)
+            }
+            ErrorClass::MaybeSent => {
+                tracing::error!(detail = %failure.detail, "no answer from Meta after the request was sent; not retried to avoid a duplicate");
+                self.store
+                    .fail(row, OutboxState::Unknown, &failure, now)
+                    .await?;
+                metrics::counter!("ventana_outbox_unknown_total").increment(1);
+                Ok(SendOutcome::MaybeSent)
             }
             ErrorClass::TokenInvalid | ErrorClass::PolicyBlocked => {
                 self.store.release(row.id, now).await?;
@@ -248,6 +321,32 @@ impl Sender {
                 Ok(SendOutcome::Failed)
             }
         }
+    }
+
+    /// A retry planned for `at`, moved before the messaging window closes
+    /// when the message needs the window (a free-form message on an open
+    /// window): after the close it could only fail.
+    async fn within_window(
+        &self,
+        row: &OutboxRow,
+        now: DateTime<Utc>,
+        at: DateTime<Utc>,
+    ) -> anyhow::Result<DateTime<Utc>> {
+        if matches!(row.message.body, OutboundBody::Template { .. }) {
+            return Ok(at);
+        }
+        let Some(conversation_id) = row.conversation_id else {
+            return Ok(at);
+        };
+        let Some(conversation) = self.store.conversation(conversation_id).await? else {
+            return Ok(at);
+        };
+        let window = conversation.window(now);
+        let closes_at = match &row.message.messaging_type {
+            Some(super::outbound::MessagingType::MessageTag(_)) => window.human_agent_until,
+            _ => window.closes_at.filter(|_| window.is_open()),
+        };
+        Ok(latest_retry(now, at, closes_at))
     }
 
     /// Exponential backoff with jitter; Meta's pair rate limit (131056)
@@ -295,6 +394,21 @@ impl Sender {
     }
 }
 
+/// `at`, or the last moment before `closes_at` minus a margin when `at` is
+/// later (never before `now`).
+fn latest_retry(
+    now: DateTime<Utc>,
+    at: DateTime<Utc>,
+    closes_at: Option<DateTime<Utc>>,
+) -> DateTime<Utc> {
+    match closes_at {
+        Some(closes) if at > closes - WINDOW_RETRY_MARGIN => {
+            (closes - WINDOW_RETRY_MARGIN).max(now).min(at)
+        }
+        _ => at,
+    }
+}
+
 #[async_trait::async_trait]
 impl crate::worker::PollingWorker for Sender {
     fn name(&self) -> &'static str {
@@ -314,10 +428,32 @@ impl crate::worker::PollingWorker for Sender {
     }
 
     async fn pass(&self) -> anyhow::Result<usize> {
-        self.run_once().await
+        self.claim_and_start().await
     }
 
     async fn next_due(&self) -> anyhow::Result<Option<DateTime<Utc>>> {
         Ok(self.store.next_outbox_due().await?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_retry_never_lands_after_the_window_closes() {
+        let now = DateTime::from_timestamp(1_700_000_000, 0).unwrap();
+        let closes = now + Duration::minutes(10);
+        let far = now + Duration::hours(24);
+        assert_eq!(
+            latest_retry(now, far, Some(closes)),
+            closes - WINDOW_RETRY_MARGIN
+        );
+        let soon = now + Duration::seconds(5);
+        assert_eq!(latest_retry(now, soon, Some(closes)), soon);
+        assert_eq!(latest_retry(now, far, None), far);
+        // Closing within the margin: retry at once rather than after it.
+        let closing = now + Duration::seconds(10);
+        assert_eq!(latest_retry(now, far, Some(closing)), now);
     }
 }

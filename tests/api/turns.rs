@@ -73,7 +73,7 @@ async fn setup(
         app.clock.clone(),
         state.signals.clone(),
         state.policies.clone(),
-        Arc::new(GraphClient::from_config(&state.config.meta).unwrap()),
+        Arc::new(GraphClient::from_config(&state.config.meta, &state.config.sender).unwrap()),
     );
     (app, pipeline, conversation)
 }

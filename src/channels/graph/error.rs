@@ -22,6 +22,11 @@ pub enum ErrorClass {
     PolicyBlocked,
     /// This message will never go through as it is.
     Permanent,
+    /// The request may have reached Meta and no answer came back (a
+    /// timeout or a connection lost after the request was written): Meta may
+    /// have the message. Never retried, because a reply sent twice is worse
+    /// than one a person checks.
+    MaybeSent,
 }
 
 impl ErrorClass {
@@ -32,6 +37,7 @@ impl ErrorClass {
             ErrorClass::TokenInvalid => "token_invalid",
             ErrorClass::PolicyBlocked => "policy_blocked",
             ErrorClass::Permanent => "permanent",
+            ErrorClass::MaybeSent => "maybe_sent",
         }
     }
 }
@@ -147,22 +153,14 @@ impl GraphError {
         }
     }
 
-    /// A transport failure: nothing (or nothing readable) came back.
+    /// A transport failure: nothing (or nothing readable) came back. Only a
+    /// failure to connect proves the request never left, so only that one is
+    /// retryable; anything later (a timeout, a reset, a closed connection) may
+    /// have delivered the request to Meta.
     pub fn transport(error: &reqwest::Error) -> Self {
-        let what = if error.is_timeout() {
-            "timed out"
-        } else if error.is_connect() {
-            "could not connect"
-        } else {
-            "request failed"
-        };
-        // `without_url` keeps query strings out of logs; tokens are only in headers anyway.
-        let source = std::error::Error::source(error)
-            .map(|s| format!(": {s}"))
-            .unwrap_or_default();
         Self::local(
-            ErrorClass::Retryable { retry_after: None },
-            format!("Graph API {what}{source}"),
+            transport_class(error.is_connect()),
+            transport_message(error),
         )
     }
 
@@ -190,6 +188,30 @@ impl GraphError {
         }
         out
     }
+}
+
+/// Retryable when the connection was never made, otherwise maybe sent.
+fn transport_class(failed_to_connect: bool) -> ErrorClass {
+    if failed_to_connect {
+        ErrorClass::Retryable { retry_after: None }
+    } else {
+        ErrorClass::MaybeSent
+    }
+}
+
+fn transport_message(error: &reqwest::Error) -> String {
+    let what = if error.is_connect() {
+        "could not connect"
+    } else if error.is_timeout() {
+        "timed out"
+    } else {
+        "request failed"
+    };
+    // Tokens are only in headers, never in the URL or the source's text.
+    let source = std::error::Error::source(error)
+        .map(|s| format!(": {s}"))
+        .unwrap_or_default();
+    format!("Graph API {what}{source}")
 }
 
 fn with_retry_after(class: ErrorClass, retry_after: Option<Duration>) -> ErrorClass {

@@ -21,15 +21,16 @@ pub use error::{ErrorClass, GraphError, classify};
 
 use super::model::Channel;
 use super::outbound::OutboundMessage;
-use crate::config::MetaConfig;
+use crate::config::{MetaConfig, SenderConfig};
 
 /// Time to establish a TCP + TLS connection to graph.facebook.com. Meta's
 /// edge answers in well under a second; 5 s covers a slow network without
 /// letting a dead route hold a sender slot.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-/// Whole-request limit. Sends usually take 200–800 ms; Meta occasionally
-/// needs several seconds under load. 30 s stays well below the sender's
-/// 60 s lease, so a live sender always records its result first.
+/// Default whole-request limit (`sender.request_timeout_ms`). Sends usually
+/// take 200–800 ms; Meta occasionally needs several seconds under load. 30 s
+/// stays well below the sender's 60 s lease, so a live sender always records
+/// its result first.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Access tokens by business id, with a default per product.
@@ -107,7 +108,7 @@ impl TokenBook {
 
 /// What Meta answered to an accepted send. Accepted is not delivered:
 /// delivery arrives later as a status webhook.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SendReceipt {
     /// The wamid or mid; `None` for mark-read and sender actions.
     pub provider_message_id: Option<String>,
@@ -129,9 +130,19 @@ impl GraphClient {
         version: impl Into<String>,
         tokens: TokenBook,
     ) -> anyhow::Result<Self> {
+        Self::with_timeout(base_url, version, tokens, REQUEST_TIMEOUT)
+    }
+
+    /// Like [`GraphClient::new`] with another whole-request limit.
+    pub fn with_timeout(
+        base_url: impl Into<String>,
+        version: impl Into<String>,
+        tokens: TokenBook,
+        request_timeout: Duration,
+    ) -> anyhow::Result<Self> {
         let http = reqwest::Client::builder()
             .connect_timeout(CONNECT_TIMEOUT)
-            .timeout(REQUEST_TIMEOUT)
+            .timeout(request_timeout)
             .user_agent(concat!("ventana/", env!("CARGO_PKG_VERSION")))
             .build()
             .context("building the Graph API HTTP client")?;
@@ -143,11 +154,12 @@ impl GraphClient {
         })
     }
 
-    pub fn from_config(meta: &MetaConfig) -> anyhow::Result<Self> {
-        Self::new(
+    pub fn from_config(meta: &MetaConfig, sender: &SenderConfig) -> anyhow::Result<Self> {
+        Self::with_timeout(
             &meta.graph_api_base,
             &meta.graph_api_version,
             TokenBook::from_config(meta),
+            Duration::from_millis(sender.request_timeout_ms),
         )
     }
 
@@ -162,7 +174,9 @@ impl GraphClient {
     }
 
     /// Sends one message. Never retries by itself: the sender decides from
-    /// the error's class.
+    /// the error's class. Once the request may have been written, a failure
+    /// to read Meta's answer is [`ErrorClass::MaybeSent`], never retryable;
+    /// a success status whose body was lost still counts as sent.
     pub async fn send(&self, msg: &OutboundMessage) -> Result<SendReceipt, GraphError> {
         let body = request::body(msg)?;
         let token = self
@@ -192,10 +206,13 @@ impl GraphClient {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok())
             .map(Duration::from_secs);
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|e| GraphError::transport(&e))?;
+        let bytes = match response.bytes().await {
+            Ok(bytes) => bytes,
+            // Meta said yes and the connection broke while it said so.
+            Err(_) if status.is_success() => return Ok(SendReceipt::default()),
+            // Meta's error answer was cut short: its status is what counts.
+            Err(_) => Default::default(),
+        };
         if !status.is_success() {
             return Err(GraphError::from_response(
                 status.as_u16(),
