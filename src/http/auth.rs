@@ -70,18 +70,21 @@ impl FromRequestParts<AppState> for Caller {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let header = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .ok_or(ApiError::Unauthorized)?;
-        let token = header
-            .strip_prefix("Bearer ")
-            .or_else(|| header.strip_prefix("bearer "))
-            .ok_or(ApiError::Unauthorized)?
-            .trim();
-        authenticate(&state.config.auth.tokens, token).ok_or(ApiError::Unauthorized)
+        caller_from_headers(&parts.headers, &state.config.auth.tokens).ok_or(ApiError::Unauthorized)
     }
+}
+
+/// The caller whose bearer token is in `headers`, if any token matches.
+pub fn caller_from_headers(headers: &axum::http::HeaderMap, tokens: &[ApiToken]) -> Option<Caller> {
+    let header = headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    let token = header
+        .strip_prefix("Bearer ")
+        .or_else(|| header.strip_prefix("bearer "))?
+        .trim();
+    authenticate(tokens, token)
 }
 
 #[cfg(test)]

@@ -1,14 +1,20 @@
 //! `/healthz` (alive), `/readyz` (database reachable, sender not halted) and
 //! `/metrics` (Prometheus text format).
+//!
+//! `/readyz` is public (load balancers call it without credentials), so it
+//! says only which part is not ready; why (Meta's error text, with account
+//! details) is shown only to a caller with an admin token.
 
 use axum::Router;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::json;
 
 use super::AppState;
+use super::auth::caller_from_headers;
+use crate::config::Role;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -21,7 +27,9 @@ async fn healthz() -> &'static str {
     "ok"
 }
 
-async fn readyz(State(state): State<AppState>) -> Response {
+async fn readyz(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let admin = caller_from_headers(&headers, &state.config.auth.tokens)
+        .is_some_and(|caller| caller.role == Role::Admin);
     let database = match state.store.ping().await {
         Ok(()) => None,
         Err(e) => {
@@ -34,7 +42,11 @@ async fn readyz(State(state): State<AppState>) -> Response {
     let body = json!({
         "ready": ready,
         "database": database.unwrap_or("ok"),
-        "sender": sender.as_deref().map_or("ok".to_owned(), |reason| format!("halted: {reason}")),
+        "sender": match sender.as_deref() {
+            None => "ok".to_owned(),
+            Some(reason) if admin => format!("halted: {reason}"),
+            Some(_) => "halted".to_owned(),
+        },
     });
     let status = if ready {
         StatusCode::OK

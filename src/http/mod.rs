@@ -8,6 +8,7 @@ pub mod console;
 pub mod error;
 pub mod health;
 pub mod kb;
+pub mod serve;
 pub mod webhooks;
 
 use std::sync::Arc;
