@@ -178,8 +178,8 @@ class ApiError extends Error {
   }
 }
 
-async function api(method, path, body, token) {
-  const headers = { Authorization: 'Bearer ' + (token || session.token) };
+async function api(method, path, body, token, extraHeaders) {
+  const headers = { Authorization: 'Bearer ' + (token || session.token), ...(extraHeaders || {}) };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   let response;
   try {
@@ -193,6 +193,14 @@ async function api(method, path, body, token) {
   if (response.status === 401 && !token) { signOut(); }
   if (!response.ok) throw new ApiError(response.status, data);
   return data;
+}
+
+/** A fresh Idempotency-Key (random UUID; plain HTTP off localhost has no crypto.randomUUID). */
+function newIdempotencyKey() {
+  if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
+  const bytes = new Uint8Array(16);
+  crypto.getRandomValues(bytes);
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
 function explain(e) {
@@ -389,6 +397,7 @@ function openConversation(id) {
   let timer = null;
   let stopped = false;
   let templates = null;
+  let pendingReply = null;
   const state = { escalation: null };
 
   const load = async () => {
@@ -405,10 +414,11 @@ function openConversation(id) {
   };
   const poll = async () => { await load(); if (!stopped) timer = setTimeout(poll, POLL_MS); };
 
-  const act = async (path, body, done) => {
+  const act = async (path, body, done, key) => {
     $('conv-error').hidden = true;
     try {
-      await api('POST', `/api/escalations/${id}/${path}`, body);
+      await api('POST', `/api/escalations/${id}/${path}`, body, undefined,
+        key ? { 'Idempotency-Key': key } : undefined);
       say(t(done));
       await load();
       return true;
@@ -441,7 +451,12 @@ function openConversation(id) {
         body.template = { name: chosen.name, language: chosen.language, params };
       }
     }
-    if (await act('reply', body, 'done_reply')) {
+    // One key per reply: a double click or a resend after a network error
+    // carries the same key, so the customer gets the message once.
+    const sent = JSON.stringify(body);
+    if (!pendingReply || pendingReply.body !== sent) pendingReply = { body: sent, key: newIdempotencyKey() };
+    if (await act('reply', body, 'done_reply', pendingReply.key)) {
+      pendingReply = null;
       $('reply-text').value = '';
       $('template-picker').hidden = true;
       templates = null;

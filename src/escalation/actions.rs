@@ -29,6 +29,7 @@ use crate::store::agent::{
     assign_escalation, claim_escalation, count_held, lock_escalation, release_held,
 };
 use crate::store::escalations::{add_event, mark_first_response, set_state};
+use crate::store::idempotency::{Claim, IdempotencyKey, claim_key, record_response};
 use crate::store::timers;
 use crate::store::{
     self, ConversationRow, EscalationRow, EscalationState, NewOutbound, OutboxState, Owner, Store,
@@ -153,6 +154,11 @@ pub enum ReplyOutcome {
         human_agent_until: Option<DateTime<Utc>>,
     },
     Refused(Refusal),
+    /// The idempotency key was used before for this request: the first
+    /// response, and nothing sent.
+    Replayed(serde_json::Value),
+    /// The idempotency key was used before for another request.
+    KeyReused,
 }
 
 /// The effect of marking an escalation as waiting for the customer.
@@ -260,9 +266,17 @@ pub async fn reply(
     id: i64,
     actor: &Actor,
     reply: &Reply,
+    idempotency: Option<&IdempotencyKey>,
     now: DateTime<Utc>,
 ) -> anyhow::Result<ReplyOutcome> {
     let mut tx = store.begin_write().await?;
+    if let Some(key) = idempotency {
+        match claim_key(&mut tx.tx, key, now).await? {
+            Claim::New => {}
+            Claim::Replay(first) => return Ok(ReplyOutcome::Replayed(first)),
+            Claim::Mismatch => return Ok(ReplyOutcome::KeyReused),
+        }
+    }
     let row = match check(
         lock_escalation(&mut tx.tx, store.backend(), id).await?,
         actor,
@@ -295,6 +309,11 @@ pub async fn reply(
     )
     .await?;
     let escalation = reread(&mut tx, id).await?;
+    if let Some(key) = idempotency {
+        let mut answer = serde_json::to_value(&delivery)?;
+        answer["escalation"] = serde_json::to_value(&escalation)?;
+        record_response(&mut tx.tx, key, &answer).await?;
+    }
     tx.commit().await?;
     if first {
         record_first_response(&escalation, now);

@@ -13,13 +13,14 @@ use std::collections::HashMap;
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::header;
-use axum::response::IntoResponse;
+use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
+use sha2::{Digest, Sha256};
 
 use super::AppState;
 use super::auth::Caller;
@@ -33,6 +34,7 @@ use crate::escalation::actions::{
     TemplateChoice, Waiting,
 };
 use crate::store::agent::{QueueItem, ThreadEntry};
+use crate::store::idempotency::IdempotencyKey;
 use crate::store::{EscalationEvent, EscalationFilter, EscalationRow, EscalationState, Owner};
 
 /// The OpenAPI description of this API, kept beside the code it describes.
@@ -187,13 +189,13 @@ impl TryFrom<ListParams> for EscalationFilter {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 struct ReplyBody {
     text: String,
     template: Option<TemplateBody>,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 struct TemplateBody {
     name: String,
     language: String,
@@ -344,14 +346,44 @@ async fn claim(
     }
 }
 
+/// The `Idempotency-Key` header, if sent: 1 to 255 visible ASCII characters.
+fn idempotency_key(
+    headers: &HeaderMap,
+    caller: &Caller,
+    route: &str,
+    body: &impl Serialize,
+) -> Result<Option<IdempotencyKey>, ApiError> {
+    let Some(value) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    let key = value
+        .to_str()
+        .ok()
+        .filter(|k| (1..=255).contains(&k.len()) && k.chars().all(|c| c.is_ascii_graphic()))
+        .ok_or_else(|| {
+            ApiError::BadRequest("Idempotency-Key: 1 to 255 visible ASCII characters".into())
+        })?;
+    let digest = Sha256::digest(format!(
+        "{route}\n{}",
+        serde_json::to_string(body).unwrap_or_default()
+    ));
+    Ok(Some(IdempotencyKey {
+        principal: caller.name.clone(),
+        key: key.to_owned(),
+        request_hash: hex::encode(digest),
+    }))
+}
+
 async fn reply(
     caller: Caller,
     State(state): State<AppState>,
     Path(id): Path<i64>,
+    headers: HeaderMap,
     body: Result<Json<ReplyBody>, JsonRejection>,
-) -> Result<Json<ReplyAnswer>, ApiError> {
+) -> Result<Response, ApiError> {
     caller.require(Role::Agent)?;
     let body = json_body(body)?;
+    let idempotency = idempotency_key(&headers, &caller, &format!("reply {id}"), &body)?;
     let template = body.template.map(|t| TemplateChoice {
         name: t.name,
         language: t.language,
@@ -365,6 +397,7 @@ async fn reply(
         id,
         &actor(&caller),
         &reply,
+        idempotency.as_ref(),
         state.clock.now(),
     )
     .await?;
@@ -375,8 +408,16 @@ async fn reply(
             Ok(Json(ReplyAnswer {
                 escalation: *escalation,
                 delivery,
-            }))
+            })
+            .into_response())
         }
+        ReplyOutcome::Replayed(first) => {
+            tracing::info!(escalation_id = id, agent = %caller.name, "agent reply repeated with its idempotency key: nothing sent");
+            Ok(([("idempotent-replayed", "true")], Json(first)).into_response())
+        }
+        ReplyOutcome::KeyReused => Err(ApiError::Unprocessable(
+            "Idempotency-Key: already used for another request".into(),
+        )),
         ReplyOutcome::TemplateRequired {
             window_closed_at,
             templates,

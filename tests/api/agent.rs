@@ -286,6 +286,46 @@ on_both_databases! {
         assert!(view["sources"].is_array());
     }
 
+    async fn a_reply_with_an_idempotency_key_is_sent_once_however_often_it_is_posted(db: Db) {
+        let app = spawn(db).await;
+        let customer = "5215530000014";
+        let id = escalate_whatsapp(&app, customer, "wamid.idem1", ASK_FOR_A_PERSON).await;
+        let path = format!("/api/escalations/{id}/reply");
+        let send = |key: &'static str, text: &'static str| {
+            let request = app
+                .client
+                .post(format!("{}{path}", app.address))
+                .bearer_auth(ANA)
+                .header("idempotency-key", key)
+                .json(&json!({"text": text}));
+            async move {
+                let response = request.send().await.expect("request sent");
+                let replayed = response.headers().get("idempotent-replayed").is_some();
+                (response.status().as_u16(), replayed, response.json::<Value>().await.unwrap_or(Value::Null))
+            }
+        };
+        // Two at once, and a third a moment later: one message.
+        let (a, b) = tokio::join!(send("k-1", "Te ayudo con eso"), send("k-1", "Te ayudo con eso"));
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let c = send("k-1", "Te ayudo con eso").await;
+        for (status, _, body) in [&a, &b, &c] {
+            assert_eq!(*status, 200, "{body}");
+        }
+        assert_eq!([a.1, b.1, c.1].iter().filter(|r| **r).count(), 2, "two are replays");
+        assert_eq!(a.2["outbox_id"], c.2["outbox_id"], "the replay is the first result");
+        let sent = wait_for_sends(&app, customer, 2).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let agent_messages = app.graph.sent_messages().into_iter()
+            .filter(|r| r.body["to"] == customer && text_of(&r.body) == Some("Te ayudo con eso"))
+            .count();
+        assert_eq!(agent_messages, 1, "{sent:?}");
+        // The same key for another text is refused; a new key sends again.
+        assert_eq!(send("k-1", "otra cosa").await.0, 422);
+        assert_eq!(send("k-2", "otra cosa").await.0, 200);
+        // Without a key nothing is deduplicated (two deliberate replies).
+        assert_eq!(post(&app, ANA, &path, json!({"text": "sin clave"})).await.0, 200);
+    }
+
     async fn a_messenger_reply_inside_the_window_is_a_response(db: Db) {
         let app = spawn(db).await;
         let id = escalate_messenger(&app, "psid-agent-1", "m_a1").await;
