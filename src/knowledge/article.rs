@@ -52,7 +52,9 @@ pub enum ArticleError {
     MissingTitle,
     #[error("the body is empty: write the answer after the front matter")]
     EmptyBody,
-    #[error("invalid article id {0:?}: use names separated by `/`, not starting with a dot")]
+    #[error(
+        "invalid article id {0:?}: use letters, digits, `-` and `_`, in names separated by `/` (no dots, no extension)"
+    )]
     BadId(String),
 }
 
@@ -96,18 +98,18 @@ impl OneOrMany {
     }
 }
 
-/// Checks that an article id is a safe relative path: non-empty segments
-/// separated by `/`, none starting with a dot, without backslashes or
-/// control characters.
+/// Checks that an article id is a safe relative path: non-empty names of
+/// letters, digits, `-` and `_`, separated by `/`. No dot anywhere, so an id
+/// can neither climb out of the directory nor name another article's file
+/// through an extension (`cancelar-pedido.bak` is not `cancelar-pedido`).
 pub fn validate_id(id: &str) -> Result<(), ArticleError> {
     let ok = !id.is_empty()
         && id.len() <= 200
         && id.split('/').all(|seg| {
             !seg.is_empty()
-                && !seg.starts_with('.')
-                && seg.chars().all(|c| {
-                    !c.is_control() && !matches!(c, '\\' | ':' | '*' | '?' | '"' | '<' | '>' | '|')
-                })
+                && seg
+                    .chars()
+                    .all(|c| c.is_alphanumeric() || matches!(c, '-' | '_'))
         });
     if ok {
         Ok(())
@@ -220,9 +222,24 @@ mod tests {
             parse_article("a", "---\ntitle: [unclosed\n---\nbody"),
             Err(ArticleError::BadYaml(_))
         ));
-        assert!(matches!(
-            parse_article("../etc", GOOD),
-            Err(ArticleError::BadId(_))
-        ));
+        for bad in [
+            "../etc",
+            "cancelar-pedido.bak",
+            "cambiar-direccion.anything",
+            "a.md",
+            "a/./b",
+            "a//b",
+            "/a",
+            "a b",
+            "a\\b",
+        ] {
+            assert!(
+                matches!(parse_article(bad, GOOD), Err(ArticleError::BadId(_))),
+                "{bad}"
+            );
+        }
+        for good in ["envios", "pagos/Tarjetas", "faq_2", "envío-rápido"] {
+            assert!(parse_article(good, GOOD).is_ok(), "{good}");
+        }
     }
 }

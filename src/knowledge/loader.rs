@@ -108,13 +108,18 @@ pub fn article_id(dir: &Path, path: &Path) -> Option<String> {
     Some(parts.join("/"))
 }
 
-/// The file an article id is stored in.
+/// The file an article id is stored in: `.md` appended to the last name,
+/// never put in place of an extension the id might carry.
 pub fn article_path(dir: &Path, id: &str) -> PathBuf {
     let mut path = dir.to_path_buf();
-    for part in id.split('/') {
-        path.push(part);
+    let mut parts = id.split('/').peekable();
+    while let Some(part) = parts.next() {
+        if parts.peek().is_some() {
+            path.push(part);
+        } else {
+            path.push(format!("{part}.md"));
+        }
     }
-    path.set_extension("md");
     path
 }
 
@@ -195,5 +200,10 @@ mod tests {
         let path = article_path(dir, "pagos/tarjetas");
         assert_eq!(path, Path::new("/kb/pagos/tarjetas.md"));
         assert_eq!(article_id(dir, &path).as_deref(), Some("pagos/tarjetas"));
+        // A dot in an id is refused by validation; the path never drops it.
+        assert_eq!(
+            article_path(dir, "cancelar-pedido.bak"),
+            Path::new("/kb/cancelar-pedido.bak.md")
+        );
     }
 }

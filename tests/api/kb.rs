@@ -69,6 +69,32 @@ on_both_databases! {
         assert!(list.len() >= 20, "the demo knowledge base is listed");
     }
 
+    async fn an_article_id_with_a_dot_never_reaches_another_articles_file(db: Db) {
+        let (app, kb) = spawn(db).await;
+        use reqwest::Method;
+        let before = std::fs::read_to_string(kb.path().join("cancelar-pedido.md")).unwrap();
+        let put = request(&app, Method::PUT, "/api/kb/articles/cancelar-pedido.bak", Some(EDITOR))
+            .json(&article("Otro", "Texto que no debe pisar nada."))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(put.status(), 422, "{}", put.text().await.unwrap());
+        assert_eq!(std::fs::read_to_string(kb.path().join("cancelar-pedido.md")).unwrap(), before);
+        let delete = request(&app, Method::DELETE, "/api/kb/articles/cambiar-direccion.anything", Some(EDITOR))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(delete.status(), 422);
+        assert!(kb.path().join("cambiar-direccion.md").exists(), "the other article is still there");
+        let create = request(&app, Method::POST, "/api/kb/articles", Some(EDITOR))
+            .json(&json!({"id": "x.md", "title": "t", "body": "b"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(create.status(), 422);
+        assert!(!kb.path().join("x.md").exists() && !kb.path().join("x.md.md").exists());
+    }
+
     async fn an_editor_creates_updates_and_deletes_an_article_and_the_preview_follows(db: Db) {
         let (app, kb) = spawn(db).await;
         use reqwest::Method;
