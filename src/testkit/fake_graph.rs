@@ -8,6 +8,14 @@
 //! bearer token check and the messaging windows (24 h, WhatsApp templates
 //! always allowed, Messenger `HUMAN_AGENT` up to 7 days) on its own clock,
 //! which tests can set or advance.
+//!
+//! It also injects the network's and Meta's faults ([`Fault`]): error codes,
+//! 429 with `Retry-After`, a request accepted and never answered, a
+//! connection reset after the request was read, an answer whose body
+//! trickles. The last three accept the message first, as Meta may have:
+//! a client that sends it again shows up as two accepted messages. Faults
+//! are queued for the next messages or drawn at a rate (seeded, so a run
+//! repeats).
 
 mod meta;
 
@@ -22,6 +30,9 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use chrono::{DateTime, Utc};
+use futures::StreamExt;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 use serde_json::Value;
 use tokio::net::TcpListener;
 use tokio::sync::{Notify, oneshot};
@@ -69,11 +80,40 @@ struct Shared {
     arrived: Notify,
 }
 
+/// A fault the fake can inject into one message request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// Meta's error answer for this Graph code, or a server error for an
+    /// HTTP status 500–599.
+    Code(i64),
+    /// 429 with code 130429 and `Retry-After: <seconds>`.
+    RetryAfter(u64),
+    /// The message is accepted and no answer ever comes.
+    NoAnswer,
+    /// The message is accepted, then the connection is closed without an answer.
+    ResetAfterRead,
+    /// The message is accepted; the answer's head comes at once, its body
+    /// one byte per this many milliseconds.
+    SlowBody(u64),
+}
+
+impl Fault {
+    /// Whether Meta kept the message although the client may not know it.
+    fn accepts(self) -> bool {
+        matches!(
+            self,
+            Fault::NoAnswer | Fault::ResetAfterRead | Fault::SlowBody(_)
+        )
+    }
+}
+
 /// Everything a test can program.
 #[derive(Default)]
 struct Script {
     clock: Clock,
-    fail_next: VecDeque<i64>,
+    fail_next: VecDeque<Fault>,
+    /// Faults drawn at a rate, seeded.
+    random: Option<(f64, Vec<Fault>, StdRng)>,
     fail_recipient: HashMap<String, i64>,
     delay: Duration,
     /// Expected bearer token per business id; others are not checked.
@@ -102,17 +142,7 @@ impl FakeGraph {
             .fallback(unsupported)
             .with_state(state.clone());
         let (shutdown, stopped) = oneshot::channel::<()>();
-        tokio::spawn(async move {
-            let stopped = async move {
-                let _ = stopped.await;
-            };
-            if let Err(e) = axum::serve(listener, app)
-                .with_graceful_shutdown(stopped)
-                .await
-            {
-                tracing::error!(error = %e, "fake Graph API stopped");
-            }
-        });
+        tokio::spawn(serve(listener, app, stopped));
         FakeGraph {
             base_url: format!("http://{addr}"),
             state,
@@ -163,7 +193,21 @@ impl FakeGraph {
     /// The next `n` messages fail with `code` (a Graph error code, or an
     /// HTTP status 500–599 for a server error). Mark-reads are not counted.
     pub fn fail_next(&self, n: usize, code: i64) {
-        self.script().fail_next.extend(std::iter::repeat_n(code, n));
+        self.inject_next(n, Fault::Code(code));
+    }
+
+    /// The next `n` messages meet `fault`. Mark-reads are not counted.
+    pub fn inject_next(&self, n: usize, fault: Fault) {
+        self.script()
+            .fail_next
+            .extend(std::iter::repeat_n(fault, n));
+    }
+
+    /// From now on each message meets one of `faults` (chosen evenly) with
+    /// probability `rate`, drawn from a generator seeded with `seed`.
+    pub fn inject_at_rate(&self, rate: f64, faults: Vec<Fault>, seed: u64) {
+        self.script().random =
+            (!faults.is_empty()).then(|| (rate, faults, StdRng::seed_from_u64(seed)));
     }
 
     /// Every send to `recipient` fails with `code` until [`FakeGraph::clear_failures`].
@@ -175,6 +219,7 @@ impl FakeGraph {
         let mut script = self.script();
         script.fail_next.clear();
         script.fail_recipient.clear();
+        script.random = None;
     }
 
     /// Answers every request after `delay` (the request is recorded at once).
@@ -252,6 +297,7 @@ async fn messages(
     Path((_version, business_id)): Path<(String, String)>,
     method: Method,
     uri: Uri,
+    kill: Option<axum::Extension<KillConnection>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
@@ -272,14 +318,14 @@ async fn messages(
         );
         (at, script.delay, outcome)
     };
-    let (status, response, message_id) = match outcome {
-        Ok(send) => {
+    let (status, response, message_id, fault) = match outcome {
+        Ok((send, fault)) => {
             let (body, id) = send.success_body();
-            (StatusCode::OK, body, id)
+            (StatusCode::OK, body, id, fault)
         }
-        Err(rejection) => {
+        Err((rejection, fault)) => {
             let (status, body) = rejection.error_body();
-            (status, body, None)
+            (status, body, None, fault)
         }
     };
     state.record(RecordedRequest {
@@ -295,40 +341,125 @@ async fn messages(
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }
-    (status, axum::Json(response)).into_response()
+    match fault {
+        Some(Fault::NoAnswer) => std::future::pending().await,
+        Some(Fault::ResetAfterRead) => {
+            if let Some(axum::Extension(kill)) = kill {
+                kill.0.notify_one();
+            }
+            std::future::pending().await
+        }
+        Some(Fault::SlowBody(every_ms)) => slow_body(status, response, every_ms),
+        Some(Fault::RetryAfter(seconds)) => (
+            status,
+            [("retry-after", seconds.to_string())],
+            axum::Json(response),
+        )
+            .into_response(),
+        Some(Fault::Code(_)) | None => (status, axum::Json(response)).into_response(),
+    }
+}
+
+/// An answer whose body arrives one byte at a time.
+fn slow_body(status: StatusCode, body: Value, every_ms: u64) -> Response {
+    let bytes = body.to_string().into_bytes();
+    let length = bytes.len();
+    let stream = futures::stream::iter(bytes).then(move |byte| async move {
+        tokio::time::sleep(Duration::from_millis(every_ms)).await;
+        Ok::<_, std::io::Error>(Bytes::from(vec![byte]))
+    });
+    Response::builder()
+        .status(status)
+        .header("content-type", "application/json")
+        .header("content-length", length)
+        .body(axum::body::Body::from_stream(stream))
+        .unwrap_or_default()
+}
+
+/// Closes the connection a request came on, without an answer.
+#[derive(Clone)]
+struct KillConnection(Arc<Notify>);
+
+/// Serves the fake until `stopped`, one task per connection, each able to
+/// be closed by its handler ([`Fault::ResetAfterRead`]).
+async fn serve(listener: TcpListener, app: Router, stopped: oneshot::Receiver<()>) {
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+    use tower::ServiceExt;
+    tokio::pin!(stopped);
+    loop {
+        let stream = tokio::select! {
+            _ = &mut stopped => return,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(_) => continue,
+            },
+        };
+        let kill = KillConnection(Arc::new(Notify::new()));
+        let app = app.clone().layer(axum::Extension(kill.clone()));
+        let service = hyper::service::service_fn(
+            move |request: axum::extract::Request<hyper::body::Incoming>| {
+                app.clone().oneshot(request.map(axum::body::Body::new))
+            },
+        );
+        tokio::spawn(async move {
+            let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+            let connection = builder.serve_connection(TokioIo::new(stream), service);
+            tokio::select! {
+                _ = connection => {}
+                // Dropping the connection closes the socket mid-request.
+                _ = kill.0.notified() => {}
+            }
+        });
+    }
 }
 
 /// Meta's checks, in Meta's order: token, request shape, scripted
 /// failures, then the messaging window.
+/// Meta's answer, with the fault injected into it, if any.
+type Decision = Result<(SendRequest, Option<Fault>), (Rejection, Option<Fault>)>;
+
 fn decide(
     script: &mut Script,
     business_id: &str,
     authorization: Option<&str>,
     body: &Value,
     now: DateTime<Utc>,
-) -> Result<SendRequest, Rejection> {
+) -> Decision {
     if let Some(expected) = script.tokens.get(business_id) {
         let given = authorization.and_then(|a| a.strip_prefix("Bearer "));
         if given != Some(expected.as_str()) {
-            return Err(Rejection::code(190));
+            return Err((Rejection::code(190), None));
         }
     }
-    let send = SendRequest::parse(body)?;
+    let send = SendRequest::parse(body).map_err(|r| (r, None))?;
     // Mark-reads are not messages: scripted failures and windows skip them.
     let Some(recipient) = send.recipient() else {
-        return Ok(send);
+        return Ok((send, None));
     };
-    if let Some(code) = script.fail_next.pop_front() {
-        return Err(Rejection::code(code));
+    let fault = script.fail_next.pop_front().or_else(|| script.draw_fault());
+    match fault {
+        Some(Fault::Code(code)) => return Err((Rejection::code(code), fault)),
+        Some(Fault::RetryAfter(_)) => return Err((Rejection::code(130429), fault)),
+        _ => {}
     }
     if let Some(&code) = script.fail_recipient.get(recipient) {
-        return Err(Rejection::code(code));
+        return Err((Rejection::code(code), None));
     }
     let key = (business_id.to_owned(), recipient.to_owned());
     if let Some(&last) = script.last_inbound.get(&key) {
-        send.check_window(now - last)?;
+        send.check_window(now - last).map_err(|r| (r, None))?;
     }
-    Ok(send)
+    Ok((send, fault.filter(|f| f.accepts())))
+}
+
+impl Script {
+    fn draw_fault(&mut self) -> Option<Fault> {
+        let (rate, faults, rng) = self.random.as_mut()?;
+        if !rng.random_bool(rate.clamp(0.0, 1.0)) {
+            return None;
+        }
+        Some(faults[rng.random_range(0..faults.len())])
+    }
 }
 
 /// Anything but `POST /{version}/{id}/messages`: Meta's answer to an unknown edge.

@@ -16,13 +16,17 @@ use crate::helpers::{APP_SECRET, WA_TOKEN};
 use crate::payloads::*;
 
 /// The `ventana` binary running as a child process.
-struct Service {
+pub(crate) struct Service {
     child: Child,
-    url: String,
+    pub(crate) url: String,
 }
 
 impl Service {
-    fn start(dir: &std::path::Path, graph: &FakeGraph, extra_env: &[(&str, &str)]) -> Service {
+    pub(crate) fn start(
+        dir: &std::path::Path,
+        graph: &FakeGraph,
+        extra_env: &[(&str, &str)],
+    ) -> Service {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -68,6 +72,12 @@ impl Service {
             std::thread::sleep(Duration::from_millis(50));
         }
         panic!("ventana did not start listening");
+    }
+
+    /// `kill -9`: the process gets no chance to finish anything.
+    pub(crate) fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     /// Waits for the process to die (it aborts at the fail point).

@@ -5,6 +5,7 @@ mod helpers;
 mod payloads;
 
 mod agent;
+mod chaos;
 mod console;
 mod conversations;
 mod crash;
@@ -13,6 +14,7 @@ mod intake;
 mod kb;
 mod models;
 mod outbox;
+mod reliability;
 mod scheduler;
 mod turns;
 mod unanswered;

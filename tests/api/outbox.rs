@@ -8,6 +8,7 @@ use chrono::Utc;
 use ventana::channels::model::Channel;
 use ventana::channels::outbound::{MessagingType, OutboundBody, OutboundMessage};
 use ventana::store::{NewOutbound, OutboxState};
+use ventana::testkit::fake_graph::Fault;
 
 use crate::helpers::{Db, Options, PAGE_TOKEN, TestApp, WA_TOKEN};
 use crate::on_both_databases;
@@ -135,7 +136,10 @@ on_both_databases! {
     }
 
     async fn an_expired_token_halts_sending_and_shows_in_readiness(db: Db) {
-        let app = spawn(db).await;
+        let app = spawn_configured(db, |c| {
+            c.auth.tokens = crate::helpers::api_tokens(&[("root", ventana::config::Role::Admin, "tok-root")]);
+        })
+        .await;
         let conversation = conversation(&app, "wamid.IN5").await;
         app.graph.fail_next(1, 190);
         let first = enqueue(&app, text(conversation, "uno")).await;
@@ -147,8 +151,19 @@ on_both_databases! {
         tokio::time::sleep(Duration::from_millis(400)).await;
         assert_eq!(app.graph.requests().len(), 1, "nothing else is sent while halted");
         assert_eq!(state_of(&app, first).await, "pending", "the message waits for a fixed token");
-        let body = app.get("/readyz").await.text().await.unwrap();
-        assert!(body.contains("190"), "{body}");
+        let public = app.get("/readyz").await.text().await.unwrap();
+        assert!(public.contains("halted") && !public.contains("190"), "only the state is public: {public}");
+        let body = app
+            .client
+            .get(format!("{}/readyz", app.address))
+            .bearer_auth("tok-root")
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(body.contains("190"), "an admin sees why: {body}");
         assert!(!body.contains(WA_TOKEN), "the token never shows");
     }
 
@@ -249,5 +264,61 @@ on_both_databases! {
             .await
             .unwrap();
         assert_eq!(state, "sent");
+    }
+
+    async fn a_send_that_may_have_reached_meta_is_never_sent_again(db: Db) {
+        let app = spawn_configured(db, |c| {
+            c.sender.request_timeout_ms = 300;
+            c.sender.lease_ms = 5_000;
+        })
+        .await;
+        let conversation = conversation(&app, "wamid.IN10").await;
+        // No answer, a reset after the request was read: Meta may have both.
+        app.graph.inject_next(1, Fault::NoAnswer);
+        let hung = enqueue(&app, text(conversation, "sin respuesta")).await;
+        app.eventually("no answer: unknown", Duration::from_secs(5), || async { state_of(&app, hung).await == "unknown" }).await;
+        app.graph.inject_next(1, Fault::ResetAfterRead);
+        let reset = enqueue(&app, text(conversation, "conexion cortada")).await;
+        app.eventually("reset: unknown", Duration::from_secs(5), || async { state_of(&app, reset).await == "unknown" }).await;
+        // A body cut short after a 200 is a send Meta accepted.
+        app.graph.inject_next(1, Fault::SlowBody(100));
+        let slow = enqueue(&app, text(conversation, "cuerpo lento")).await;
+        app.eventually("slow body: sent", Duration::from_secs(5), || async { state_of(&app, slow).await == "sent" }).await;
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        let accepted = app.graph.sent_messages();
+        assert_eq!(accepted.len(), 3, "each message reached Meta exactly once: {accepted:?}");
+        assert_eq!(app.graph.requests().len(), 3, "nothing was sent twice");
+        let metrics = app.get("/metrics").await.text().await.unwrap();
+        assert!(metrics.contains("ventana_outbox_unknown_total"), "{metrics}");
+    }
+
+    async fn one_hung_request_does_not_hold_up_another_customers_reply(db: Db) {
+        let app = spawn_configured(db, |c| {
+            c.sender.request_timeout_ms = 4_000;
+            c.sender.lease_ms = 10_000;
+            c.sender.concurrency = 4;
+        })
+        .await;
+        let conversation = conversation(&app, "wamid.IN11").await;
+        app.graph.inject_next(1, Fault::NoAnswer);
+        let hung = enqueue(&app, text(conversation, "colgado")).await;
+        app.eventually("the first send is in flight", Duration::from_secs(5), || async { state_of(&app, hung).await == "sending" }).await;
+        let mut other = text(conversation, "para otra persona");
+        other.conversation_id = None;
+        other.message.recipient = "5215599999999".into();
+        let other = enqueue(&app, other).await;
+        app.eventually("the other reply is sent", Duration::from_secs(3), || async { state_of(&app, other).await == "sent" }).await;
+        assert_eq!(state_of(&app, hung).await, "sending", "sent while the hung request was still in flight");
+    }
+
+    async fn retry_after_is_capped_by_the_longest_backoff(db: Db) {
+        let app = spawn_configured(db, |c| c.sender.backoff_max_ms = 300).await;
+        let conversation = conversation(&app, "wamid.IN12").await;
+        app.graph.inject_next(1, Fault::RetryAfter(86_400));
+        let id = enqueue(&app, text(conversation, "despues del 429")).await;
+        app.eventually("sent after a capped wait", Duration::from_secs(5), || async { state_of(&app, id).await == "sent" }).await;
+        let requests = app.graph.requests();
+        assert_eq!(requests.len(), 2);
+        assert_eq!(requests[0].status, 429);
     }
 }

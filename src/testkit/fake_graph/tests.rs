@@ -302,3 +302,73 @@ async fn unreachable_graph_is_retryable() {
         "{error}"
     );
 }
+
+/// Each injected fault reaches the production client as the class the
+/// sender acts on: only what never reached Meta is retryable.
+#[tokio::test]
+async fn injected_faults_are_classified_by_whether_meta_may_have_the_message() {
+    let graph = FakeGraph::start().await;
+    let tokens = TokenBook::default().with_whatsapp_default(WA_TOKEN);
+    let client = GraphClient::with_timeout(
+        graph.base_url(),
+        "v23.0",
+        tokens,
+        Duration::from_millis(400),
+    )
+    .unwrap();
+    let message = wa_text("5215512345678", "hola");
+    let send = || client.send(&message);
+
+    graph.inject_next(1, super::Fault::RetryAfter(86_400));
+    let throttled = send().await.unwrap_err();
+    assert_eq!(
+        throttled.class,
+        ErrorClass::Retryable {
+            retry_after: Some(Duration::from_secs(86_400))
+        }
+    );
+    graph.inject_next(1, super::Fault::Code(503));
+    assert!(matches!(
+        send().await.unwrap_err().class,
+        ErrorClass::Retryable { .. }
+    ));
+    for fault in [super::Fault::NoAnswer, super::Fault::ResetAfterRead] {
+        graph.inject_next(1, fault);
+        let error = send().await.unwrap_err();
+        assert_eq!(error.class, ErrorClass::MaybeSent, "{fault:?}: {error}");
+    }
+    graph.inject_next(1, super::Fault::SlowBody(200));
+    let receipt = send()
+        .await
+        .expect("a 200 whose body was cut short is a send");
+    assert_eq!(receipt.provider_message_id, None);
+    // Accepted by the fake: the three whose answer was lost, and none twice.
+    assert_eq!(graph.sent_messages().len(), 3);
+}
+
+#[tokio::test]
+async fn faults_at_a_rate_repeat_with_the_seed() {
+    let run = |seed| async move {
+        let graph = FakeGraph::start().await;
+        graph.inject_at_rate(
+            0.3,
+            vec![super::Fault::Code(500), super::Fault::Code(130429)],
+            seed,
+        );
+        let client = client(&graph);
+        let mut failed = Vec::new();
+        for i in 0..40 {
+            failed.push(
+                client
+                    .send(&wa_text("5215512345678", &format!("m{i}")))
+                    .await
+                    .is_err(),
+            );
+        }
+        failed
+    };
+    let first = run(7).await;
+    assert_eq!(first, run(7).await);
+    let failures = first.iter().filter(|f| **f).count();
+    assert!((4..=24).contains(&failures), "about 30% of 40: {failures}");
+}
