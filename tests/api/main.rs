@@ -12,6 +12,7 @@ mod crash;
 mod escalation;
 mod intake;
 mod kb;
+mod load;
 mod models;
 mod outbox;
 mod reliability;
