@@ -161,6 +161,15 @@ pub enum ReplyOutcome {
     KeyReused,
 }
 
+/// What a sent reply answers the agent: the same body the first time and
+/// when an idempotency key replays it.
+#[derive(Debug, Serialize)]
+pub struct ReplyAnswer<'a> {
+    pub escalation: &'a EscalationRow,
+    #[serde(flatten)]
+    pub delivery: &'a ReplyDelivery,
+}
+
 /// The effect of marking an escalation as waiting for the customer.
 #[derive(Debug, Clone)]
 pub struct Waiting {
@@ -310,8 +319,10 @@ pub async fn reply(
     .await?;
     let escalation = reread(&mut tx, id).await?;
     if let Some(key) = idempotency {
-        let mut answer = serde_json::to_value(&delivery)?;
-        answer["escalation"] = serde_json::to_value(&escalation)?;
+        let answer = serde_json::to_value(ReplyAnswer {
+            escalation: &escalation,
+            delivery: &delivery,
+        })?;
         record_response(&mut tx.tx, key, &answer).await?;
     }
     tx.commit().await?;

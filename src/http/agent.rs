@@ -30,7 +30,7 @@ use crate::config::Role;
 use crate::conversation::Window;
 use crate::escalation::Policies;
 use crate::escalation::actions::{
-    self, ActionOutcome, Actor, ClaimOutcome, Refusal, Reply, ReplyDelivery, ReplyOutcome,
+    self, ActionOutcome, Actor, ClaimOutcome, Refusal, Reply, ReplyAnswer, ReplyOutcome,
     TemplateChoice, Waiting,
 };
 use crate::store::agent::{QueueItem, ThreadEntry};
@@ -211,13 +211,6 @@ struct NoteBody {
 #[derive(Debug, Deserialize)]
 struct ReassignBody {
     agent: String,
-}
-
-#[derive(Debug, Serialize)]
-struct ReplyAnswer {
-    escalation: EscalationRow,
-    #[serde(flatten)]
-    delivery: ReplyDelivery,
 }
 
 #[derive(Debug, Serialize)]
@@ -406,8 +399,8 @@ async fn reply(
             state.signals.outbox.notify_one();
             tracing::info!(escalation_id = id, agent = %caller.name, "agent reply queued");
             Ok(Json(ReplyAnswer {
-                escalation: *escalation,
-                delivery,
+                escalation: &escalation,
+                delivery: &delivery,
             })
             .into_response())
         }

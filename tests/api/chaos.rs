@@ -118,14 +118,11 @@ async fn chaos(db: Db) {
         // but is not waited for).
         let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
         loop {
-            let settled: HashSet<String> = sqlx::query_scalar::<_, String>(
+            let settled = strings(
+                &store,
                 "SELECT recipient FROM outbox WHERE state IN ('sent', 'unknown', 'failed')",
             )
-            .fetch_all(store.pool())
-            .await
-            .unwrap()
-            .into_iter()
-            .collect();
+            .await;
             let waiting = customers.iter().filter(|c| !settled.contains(*c)).count();
             if waiting == 0 {
                 break;
@@ -142,15 +139,22 @@ async fn chaos(db: Db) {
     }
 }
 
+/// The distinct values of a one-column query.
+async fn strings(store: &Store, sql: &str) -> HashSet<String> {
+    sqlx::query_scalar::<_, String>(sql)
+        .fetch_all(store.pool())
+        .await
+        .unwrap()
+        .into_iter()
+        .collect()
+}
+
 async fn check(store: &Store, graph: &FakeGraph, customers: &[String]) {
-    let stored: HashSet<String> = sqlx::query_scalar::<_, String>(
+    let stored = strings(
+        store,
         "SELECT c.customer_id FROM messages m JOIN conversations c ON c.id = m.conversation_id",
     )
-    .fetch_all(store.pool())
-    .await
-    .unwrap()
-    .into_iter()
-    .collect();
+    .await;
     let lost: Vec<_> = customers.iter().filter(|c| !stored.contains(*c)).collect();
     assert!(lost.is_empty(), "acknowledged but not stored: {lost:?}");
     let mut accepted: HashMap<String, usize> = HashMap::new();
