@@ -20,6 +20,7 @@ fn hit(id: &str, text: &str, score: f32) -> Hit {
         text: text.into(),
         score,
         escalate: false,
+        handoff: false,
         queue: None,
         lang: Some("es".into()),
     }

@@ -199,6 +199,7 @@ impl KnowledgeBase {
                         text: article.passage_text(r.passage).to_owned(),
                         score: r.confidence,
                         escalate: article.escalate,
+                        handoff: passage.handoff.is_handoff(),
                         queue: article.queue.clone(),
                         lang: article.lang.clone(),
                     },

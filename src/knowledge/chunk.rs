@@ -4,10 +4,13 @@
 //! before the first `##` is one passage and each `##` section (with its `###`
 //! subsections) another. Short articles stay whole: splitting a 100-word
 //! answer only loses context. Headings inside fenced code blocks are text.
+//! Each passage is read once for handoff sentences ([`super::handoff`]).
 
 use std::ops::Range;
 
 use serde::Serialize;
+
+use super::handoff::{self, HandoffSource};
 
 /// Bodies with fewer words than this stay one passage.
 pub const SPLIT_MIN_WORDS: usize = 120;
@@ -22,6 +25,9 @@ pub struct Passage {
     /// Byte range of the section's Markdown in the body, without the
     /// heading line, trimmed.
     span: Range<usize>,
+    /// Whether the section says a person handles what it describes (or an
+    /// editor's marker says so), computed once when the article is parsed.
+    pub handoff: HandoffSource,
 }
 
 impl Passage {
@@ -36,10 +42,7 @@ impl Passage {
 /// expected trimmed, with `\n` line ends (as `parse_article` leaves it).
 pub fn split_passages(body: &str) -> Vec<Passage> {
     if body.split_whitespace().count() < SPLIT_MIN_WORDS {
-        return vec![Passage {
-            heading: None,
-            span: trimmed(body, 0..body.len()),
-        }];
+        return vec![passage(body, None, trimmed(body, 0..body.len()))];
     }
     let mut passages = Vec::new();
     let mut heading: Option<String> = None;
@@ -60,6 +63,7 @@ pub fn split_passages(body: &str) -> Vec<Passage> {
         if let Some(next_heading) = section {
             push_passage(
                 &mut passages,
+                body,
                 heading.take(),
                 trimmed(body, start..line_start),
             );
@@ -67,7 +71,12 @@ pub fn split_passages(body: &str) -> Vec<Passage> {
             start = at;
         }
     }
-    push_passage(&mut passages, heading, trimmed(body, start..body.len()));
+    push_passage(
+        &mut passages,
+        body,
+        heading,
+        trimmed(body, start..body.len()),
+    );
     passages
 }
 
@@ -79,11 +88,25 @@ fn trimmed(text: &str, range: Range<usize>) -> Range<usize> {
     start..end.max(start)
 }
 
-fn push_passage(passages: &mut Vec<Passage>, heading: Option<String>, span: Range<usize>) {
+fn push_passage(
+    passages: &mut Vec<Passage>,
+    body: &str,
+    heading: Option<String>,
+    span: Range<usize>,
+) {
     if span.is_empty() && heading.is_none() {
         return;
     }
-    passages.push(Passage { heading, span });
+    passages.push(passage(body, heading, span));
+}
+
+fn passage(body: &str, heading: Option<String>, span: Range<usize>) -> Passage {
+    let handoff = handoff::detect(&body[span.clone()]).source;
+    Passage {
+        heading,
+        span,
+        handoff,
+    }
 }
 
 #[cfg(test)]

@@ -7,7 +7,8 @@
 //! in-process, or a Qdrant server), and [`retrieve`] answers a message with
 //! one RRF-fused Qdrant query plus a calibrated [`confidence`]. [`watch`]
 //! reloads on file changes; [`editor`] validates and writes articles for the
-//! editors' API. The [`KnowledgeBase`] ties them together.
+//! editors' API; [`handoff`] finds the passages that say a person handles
+//! an operation. The [`KnowledgeBase`] ties them together.
 
 pub mod article;
 mod base;
@@ -17,6 +18,7 @@ pub mod chunk;
 pub mod confidence;
 pub mod dense;
 pub mod editor;
+pub mod handoff;
 pub mod index;
 pub mod indexer;
 pub mod lexicon;
@@ -51,6 +53,9 @@ pub struct Hit {
     pub score: f32,
     /// The article's topic always needs a person.
     pub escalate: bool,
+    /// This passage says a person handles what it describes (detected in
+    /// its text or marked by an editor, see [`handoff`]).
+    pub handoff: bool,
     /// The human queue for this topic, if the article names one.
     pub queue: Option<String>,
     /// The article's language, if declared.

@@ -71,6 +71,7 @@ fn rules_on_dev_set() {
                 text: String::new(),
                 score: 0.6,
                 escalate: escalates(&knowledge, a),
+                handoff: false,
                 queue: None,
                 lang: None,
             })

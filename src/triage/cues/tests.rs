@@ -12,6 +12,7 @@ fn faq_hit() -> Hit {
         text: "Body".into(),
         score: 0.8,
         escalate: false,
+        handoff: false,
         queue: None,
         lang: Some("es".into()),
     }
