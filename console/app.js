@@ -52,6 +52,10 @@ const DICT = {
     group_examples: 'Mensajes del grupo', start_article: 'Crear artículo',
     answered_by: 'Ya lo responde «{a}»',
     draft_ready: 'Borrador listo: escribe la respuesta en «Contenido» y guarda.',
+    handoff_title: 'Secciones que pasan a una persona',
+    handoff_help: 'Un cliente cuya mejor sección es una de estas va a una persona. Confirma una sección con una línea <!-- handoff --> o descártala con <!-- handoff: no -->.',
+    handoff_detected: 'detectada en el texto', handoff_marked: 'marcada con <!-- handoff -->',
+    intro: 'Introducción',
     ch_whatsapp: 'WhatsApp', ch_messenger: 'Messenger', ch_instagram: 'Instagram',
   },
   en: {
@@ -100,6 +104,10 @@ const DICT = {
     group_examples: 'Messages in the group', start_article: 'Start an article',
     answered_by: 'Now answered by “{a}”',
     draft_ready: 'Draft ready: write the answer in “Body” and save.',
+    handoff_title: 'Passages handed to a person',
+    handoff_help: 'A customer whose best passage is one of these goes to a person. Confirm a section with a line <!-- handoff --> or rule it out with <!-- handoff: no -->.',
+    handoff_detected: 'detected in the text', handoff_marked: 'marked with <!-- handoff -->',
+    intro: 'Introduction',
     ch_whatsapp: 'WhatsApp', ch_messenger: 'Messenger', ch_instagram: 'Instagram',
   },
 };
@@ -748,6 +756,16 @@ function fillEditor(a) {
   $('kb-escalate').checked = !!(a && a.escalate);
   $('kb-body').value = a ? a.body : '';
   $('kb-delete').hidden = !a;
+  renderHandoff(a ? a.handoff || [] : []);
+}
+
+/** The article's passages handed to a person, with why (detected or marked) and the sentences that say so. */
+function renderHandoff(passages) {
+  $('kb-handoff').hidden = passages.length === 0;
+  $('kb-handoff-list').replaceChildren(...passages.map((p) => h('li', {},
+    h('strong', {}, p.heading || t('intro')),
+    h('span', { class: 'muted' }, ' · ' + t('handoff_' + p.source)),
+    p.sentences.length ? h('ul', {}, p.sentences.map((s) => h('li', { class: 'passage' }, s))) : null)));
 }
 
 function renderPreview(result) {

@@ -325,6 +325,16 @@ async function run() {
     await shot(page, 'knowledge');
     await shotOf(unanswered, 'unanswered');
 
+    // An article whose text says a person handles the operation lists it.
+    assert.equal(await page.locator('#kb-handoff').isVisible(), false, 'nothing here goes to a person');
+    await page.getByLabel('Buscar artículos').fill('producto-danado');
+    await page.getByRole('link', { name: /producto dañado/ }).click();
+    const handoff = page.locator('#kb-handoff');
+    await handoff.getByRole('heading', { name: 'Secciones que pasan a una persona' }).waitFor();
+    assert.match(await handoff.innerText(), /detectada en el texto/);
+    assert.match(await handoff.innerText(), /lo revisa una persona de nuestro equipo/);
+    log('handoff passages listed');
+
     // English on demand here too.
     await page.getByLabel('Idioma').first().selectOption('en');
     await unanswered.getByRole('heading', { name: 'Unanswered questions' }).waitFor();

@@ -2,7 +2,9 @@
 //!
 //! List, read, create, update and delete articles, preview what a message
 //! would retrieve, and list the questions customers asked that no article
-//! answered (grouped, each with a draft article). Edits are validated like
+//! answered (grouped, each with a draft article). An article comes with its
+//! handoff passages (sections that say a person handles an operation), so
+//! editors see what the bot hands to a person. Edits are validated like
 //! files on disk, written into the knowledge directory (which stays the
 //! source of truth, so git and text editors keep working) and reloaded at
 //! once. Every handler checks the role before it reads the body, so a wrong
@@ -21,6 +23,7 @@ use super::auth::Caller;
 use super::error::ApiError;
 use crate::config::Role;
 use crate::knowledge::editor::{ArticleInput, EditError, WriteMode, delete_article, write_article};
+use crate::knowledge::handoff::{HandoffPassage, handoff_passages};
 use crate::knowledge::unanswered::{Corpus, QuestionGroup, group_questions, note_answered};
 use crate::knowledge::{Article, Decision, ScoredHit, decide};
 
@@ -48,9 +51,11 @@ pub fn router() -> Router<AppState> {
 }
 
 /// The routes described in `api/openapi.json` besides the agent API's.
-pub const DOCUMENTED_ROUTES: &[(&str, &str)] = &[("get", UNANSWERED)];
+pub const DOCUMENTED_ROUTES: &[(&str, &str)] = &[("get", UNANSWERED), ("get", ARTICLE_DOC)];
 
 const UNANSWERED: &str = "/api/kb/unanswered";
+/// `GET /api/kb/articles/{*id}` as the OpenAPI document names it.
+const ARTICLE_DOC: &str = "/api/kb/articles/{id}";
 
 /// An article in list responses.
 #[derive(Debug, Serialize)]
@@ -72,6 +77,8 @@ struct ArticleView {
     #[serde(flatten)]
     article: ArticleInput,
     passages: Vec<Option<String>>,
+    /// The passages handed to a person (detected or marked).
+    handoff: Vec<HandoffPassage>,
 }
 
 impl From<&Article> for ArticleView {
@@ -80,6 +87,7 @@ impl From<&Article> for ArticleView {
             id: article.id.clone(),
             article: ArticleInput::from(article),
             passages: article.passages.iter().map(|p| p.heading.clone()).collect(),
+            handoff: handoff_passages(article),
         }
     }
 }

@@ -10,6 +10,7 @@ mod console;
 mod conversations;
 mod crash;
 mod escalation;
+mod handoff;
 mod intake;
 mod kb;
 mod load;
