@@ -20,6 +20,10 @@ pub struct Article {
     pub questions: Vec<String>,
     pub tags: Vec<String>,
     pub lang: Option<String>,
+    /// The id of the article this one translates (front matter
+    /// `translation_of`); the bot answers from the translation in the
+    /// customer's language.
+    pub translation_of: Option<String>,
     /// The human queue for this topic.
     pub queue: Option<String>,
     /// The topic always needs a person.
@@ -56,6 +60,10 @@ pub enum ArticleError {
         "invalid article id {0:?}: use letters, digits, `-` and `_`, in names separated by `/` (no dots, no extension)"
     )]
     BadId(String),
+    #[error(
+        "invalid `translation_of` {0:?}: name the original article's id (letters, digits, `-` and `_`, in names separated by `/`)"
+    )]
+    BadTranslationOf(String),
 }
 
 /// The YAML fields. Unknown fields are ignored so knowledge bases written
@@ -68,6 +76,7 @@ struct FrontMatter {
     #[serde(default)]
     tags: OneOrMany,
     lang: Option<String>,
+    translation_of: Option<String>,
     queue: Option<String>,
     #[serde(default)]
     escalate: bool,
@@ -136,6 +145,7 @@ pub fn parse_article(id: &str, source: &str) -> Result<Article, ArticleError> {
     if body.is_empty() {
         return Err(ArticleError::EmptyBody);
     }
+    let translation_of = parse_translation_of(front.translation_of)?;
     let passages = split_passages(&body);
     Ok(Article {
         id: id.to_owned(),
@@ -146,6 +156,7 @@ pub fn parse_article(id: &str, source: &str) -> Result<Article, ArticleError> {
             .lang
             .map(|l| l.trim().to_lowercase())
             .filter(|l| !l.is_empty()),
+        translation_of,
         queue: front
             .queue
             .map(|q| q.trim().to_owned())
@@ -154,6 +165,15 @@ pub fn parse_article(id: &str, source: &str) -> Result<Article, ArticleError> {
         body,
         passages,
     })
+}
+
+/// `translation_of`, trimmed, must be a valid article id when given.
+fn parse_translation_of(value: Option<String>) -> Result<Option<String>, ArticleError> {
+    match value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()) {
+        Some(id) if validate_id(&id).is_ok() => Ok(Some(id)),
+        Some(id) => Err(ArticleError::BadTranslationOf(id)),
+        None => Ok(None),
+    }
 }
 
 /// Splits `---\n<yaml>\n---\n<body>`; a UTF-8 BOM and CRLF line ends are fine.
@@ -193,6 +213,20 @@ mod tests {
         assert!(article.escalate);
         assert_eq!(article.body, "Llega en 3 días.");
         assert_eq!(article.passages.len(), 1);
+    }
+
+    #[test]
+    fn translations_name_their_original() {
+        let text = GOOD.replace("tags:", "lang: en\ntranslation_of: ' envios '\ntags:");
+        let article = parse_article("en/shipping", &text).unwrap();
+        assert_eq!(article.translation_of.as_deref(), Some("envios"));
+        assert_eq!(article.lang.as_deref(), Some("en"));
+        assert_eq!(parse_article("envios", GOOD).unwrap().translation_of, None);
+        let bad = GOOD.replace("tags:", "translation_of: envios.md\ntags:");
+        assert_eq!(
+            parse_article("en/shipping", &bad),
+            Err(ArticleError::BadTranslationOf("envios.md".into()))
+        );
     }
 
     #[test]
