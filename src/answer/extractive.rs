@@ -1,6 +1,7 @@
-//! Extractive replies: the best passage, cleaned of Markdown noise and
-//! trimmed on sentence boundaries to a chat-sized length that also respects
-//! the channel's hard limit.
+//! Extractive replies' text tools: Markdown to chat text (editors' HTML
+//! comments never reach a customer) and cutting on sentence boundaries to
+//! a chat-sized length that also respects the channel's hard limit. Which
+//! parts of an article a reply quotes is decided in `pick`.
 
 use crate::channels::model::Channel;
 
@@ -18,11 +19,12 @@ pub fn channel_limit(channel: Channel) -> usize {
     }
 }
 
-/// Markdown to chat text: headings become plain lines, emphasis and code
-/// marks go, links become "text (url)", bullets become "•", table rows
-/// become "a — b — c" (header and separator rows dropped), runs of blank
-/// lines collapse.
+/// Markdown to chat text: HTML comments go, headings become plain lines,
+/// emphasis and code marks go, links become "text (url)", bullets become
+/// "•", table rows become "a — b — c" (header and separator rows dropped),
+/// runs of blank lines collapse.
 pub fn clean_markdown(markdown: &str) -> String {
+    let markdown = without_comments(markdown);
     let lines: Vec<&str> = markdown.lines().collect();
     let mut out: Vec<String> = Vec::new();
     for (i, raw) in lines.iter().enumerate() {
@@ -74,12 +76,29 @@ pub fn clean_markdown(markdown: &str) -> String {
     out.join("\n")
 }
 
-fn is_table_separator(line: &str) -> bool {
+/// `text` without `<!-- ... -->` comments (an unclosed one runs to the
+/// end): editors' notes such as `<!-- handoff -->`.
+pub fn without_comments(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(start) = rest.find("<!--") {
+        out.push_str(&rest[..start]);
+        rest = match rest[start..].find("-->") {
+            Some(end) => &rest[start + end + 3..],
+            None => "",
+        };
+    }
+    out.push_str(rest);
+    out
+}
+
+/// `|---|:--:|`: the row under a table's header.
+pub(super) fn is_table_separator(line: &str) -> bool {
     line.starts_with('|') && line.chars().all(|c| matches!(c, '|' | '-' | ':' | ' '))
 }
 
 /// Inline Markdown: `**b**`, `__b__`, `*i*`, `` `c` ``, `[t](u)`, `<br>`.
-fn strip_inline(text: &str) -> String {
+pub(super) fn strip_inline(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     let chars: Vec<char> = text.chars().collect();
     let mut i = 0;
@@ -164,6 +183,13 @@ mod tests {
             clean,
             "Costos\n\n• Envío estándar: $129 MXN.\n• Ver la guía (https://x.example/guia).\n\n• Centro — 2 a 4 días\nnota importante"
         );
+    }
+
+    #[test]
+    fn html_comments_never_reach_the_customer() {
+        let md = "<!-- handoff -->\nHola.\n<!-- nota\ninterna -->\nAdiós. <!-- x -->";
+        assert_eq!(clean_markdown(md), "Hola.\n\nAdiós.");
+        assert_eq!(clean_markdown("Texto <!-- sin cerrar"), "Texto");
     }
 
     #[test]
