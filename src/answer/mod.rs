@@ -13,23 +13,29 @@
 //! inside delimited blocks, replies are built from the knowledge base and
 //! templates, and the bot keeps no state between calls.
 
+mod answer_type;
 pub mod context;
 #[cfg(test)]
 mod dev_set;
 pub mod extractive;
+#[cfg(test)]
+mod fact_rate;
 pub mod generate;
 pub mod grounding;
+mod pick;
 pub mod prompts;
 mod reply;
 #[cfg(test)]
 mod tests;
+mod translation;
+mod units;
 
 use std::sync::Arc;
 
 use serde::Serialize;
 
 use crate::channels::model::Channel;
-use crate::knowledge::{Hit, KnowledgeBase};
+use crate::knowledge::{Article, Hit, KnowledgeBase};
 use crate::llm::LlmClient;
 use crate::triage::{self, Lang, RetrievalPolicy, Triage, TriageClass, detect_language};
 pub use context::{QueryScope, Speaker, Turn};
@@ -41,12 +47,34 @@ pub use prompts::Prompts;
 pub trait Retriever: Send + Sync {
     /// Top passages for `query`, best first.
     async fn search(&self, query: &str, limit: usize) -> anyhow::Result<Vec<Hit>>;
+
+    /// The whole article a hit came from, so an extractive reply can quote
+    /// any of its sections; `None` quotes the hit's passage alone.
+    fn article(&self, _id: &str) -> Option<Arc<Article>> {
+        None
+    }
+
+    /// The articles that declare `translation_of: <id>`.
+    fn translations(&self, _id: &str) -> Vec<Arc<Article>> {
+        Vec::new()
+    }
 }
 
 #[async_trait::async_trait]
 impl Retriever for KnowledgeBase {
     async fn search(&self, query: &str, limit: usize) -> anyhow::Result<Vec<Hit>> {
         KnowledgeBase::search(self, query, limit).await
+    }
+
+    fn article(&self, id: &str) -> Option<Arc<Article>> {
+        KnowledgeBase::article(self, id)
+    }
+
+    fn translations(&self, id: &str) -> Vec<Arc<Article>> {
+        self.articles()
+            .into_iter()
+            .filter(|a| a.translation_of.as_deref() == Some(id))
+            .collect()
     }
 }
 
@@ -253,7 +281,9 @@ impl Bot {
             .iter()
             .filter(|h| h.score >= self.settings.policy.min_confidence)
             .collect();
-        let (reply, escalation) = self.reply_for(&verdict, &confident, inbound).await;
+        let (reply, escalation) = self
+            .reply_for(retriever, &verdict, &confident, inbound)
+            .await;
         let queue = match escalation {
             Escalation::Yes { .. } => confident.first().and_then(|h| h.queue.clone()),
             Escalation::No => None,
@@ -270,6 +300,7 @@ impl Bot {
 
     async fn reply_for(
         &self,
+        retriever: &dyn Retriever,
         verdict: &Triage,
         confident: &[&Hit],
         inbound: &Inbound<'_>,
@@ -282,6 +313,12 @@ impl Bot {
         );
         let escalate = |reason| Escalation::Yes { reason };
         let queue = confident.first().and_then(|h| h.queue.as_deref());
+        // Only answers quote the article: fetched for them alone.
+        let article = || {
+            confident
+                .first()
+                .and_then(|top| translation::answering_article(retriever, top, verdict.lang))
+        };
         match (verdict.class, confident.first()) {
             (TriageClass::Faq, _) if verdict.small_talk.is_some() => (
                 composer.small_talk(verdict.small_talk.unwrap_or(triage::SmallTalk::Greeting)),
@@ -293,7 +330,7 @@ impl Bot {
             ),
             // The article's topic always needs a person: share it and escalate.
             (TriageClass::Human, Some(top)) if top.escalate => (
-                composer.escalated_answer(top),
+                composer.escalated_answer(top, article().as_deref()),
                 escalate(EscalationReason::ArticleRequiresPerson),
             ),
             (TriageClass::Human, _) if verdict.basis == triage::Basis::LowConfidence => (
@@ -305,12 +342,18 @@ impl Bot {
                 escalate(EscalationReason::NeedsPerson),
             ),
             (TriageClass::Faq, Some(top)) if top.escalate => (
-                composer.escalated_answer(top),
+                composer.escalated_answer(top, article().as_deref()),
                 escalate(EscalationReason::ArticleRequiresPerson),
             ),
             (TriageClass::Faq, Some(_)) => (
-                self.answer(verdict.lang, confident, inbound, &composer)
-                    .await,
+                self.answer(
+                    verdict.lang,
+                    confident,
+                    article().as_deref(),
+                    inbound,
+                    &composer,
+                )
+                .await,
                 Escalation::No,
             ),
             (TriageClass::Faq, None) => (
@@ -326,11 +369,12 @@ impl Bot {
         &self,
         lang: Lang,
         confident: &[&Hit],
+        article: Option<&Article>,
         inbound: &Inbound<'_>,
         composer: &reply::Composer<'_>,
     ) -> Reply {
         let Some(llm) = &self.llm else {
-            return composer.extractive_answer(confident[0], AnswerSource::Extractive);
+            return composer.extractive_answer(confident[0], article, AnswerSource::Extractive);
         };
         let passages: Vec<&Hit> = confident
             .iter()
@@ -365,7 +409,7 @@ impl Bot {
             Err(rejected) => {
                 crate::llm::record_fallback("answer", rejected.reason());
                 tracing::debug!(%rejected, "llm answer rejected; sending the extractive reply");
-                composer.extractive_answer(confident[0], AnswerSource::ExtractiveAfterLlm)
+                composer.extractive_answer(confident[0], article, AnswerSource::ExtractiveAfterLlm)
             }
         }
     }

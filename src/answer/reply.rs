@@ -1,10 +1,15 @@
 //! Reply texts from templates: greetings, acknowledgements and extractive
-//! answers, in the customer's language, within the channel's limit.
+//! answers, in the customer's language, within the channel's limit. An
+//! extractive answer quotes the units of the whole article that answer the
+//! question (see `pick`), not just the top of the best passage.
 
-use super::extractive::{channel_limit, clean_markdown, trim_to};
+use super::context::retrieval_query;
+use super::extractive::{channel_limit, trim_to};
+use super::pick::{self, Question, Quote};
 use super::prompts::{Prompts, TemplateId};
+use super::units::Section;
 use super::{AnswerSource, EscalationReason, ExpectedAnswer, Inbound, Reply, ReplyKind};
-use crate::knowledge::Hit;
+use crate::knowledge::{Article, Hit};
 use crate::triage::{Lang, SmallTalk};
 
 /// Builds replies for one turn.
@@ -15,6 +20,9 @@ pub(super) struct Composer<'a> {
     outlook: Option<&'a dyn ExpectedAnswer>,
     max_chars: usize,
     channel_max: usize,
+    /// The customer's message, and what was retrieved for it.
+    turn: &'a str,
+    query: String,
 }
 
 impl<'a> Composer<'a> {
@@ -37,6 +45,8 @@ impl<'a> Composer<'a> {
             outlook: inbound.expected_answer,
             max_chars: reply_chars.min(channel_max),
             channel_max,
+            turn: inbound.text,
+            query: retrieval_query(inbound.text, inbound.history).0,
         }
     }
 
@@ -103,43 +113,100 @@ impl<'a> Composer<'a> {
         }
     }
 
-    fn title(hit: &Hit) -> String {
-        match &hit.heading {
-            Some(h) if !h.trim().is_empty() => format!("{} — {}", hit.title, h.trim()),
-            _ => hit.title.clone(),
-        }
+    /// What to quote from `article` (the article `hit` came from, or its
+    /// translation), or from the hit's passage alone when the article is
+    /// not at hand, with the title line's text.
+    fn quote(&self, hit: &Hit, article: Option<&Article>) -> (String, Quote) {
+        let question = Question::new(self.turn, &self.query);
+        let (title, quote) = match article {
+            Some(article) => {
+                let sections: Vec<Section<'_>> = article
+                    .passages
+                    .iter()
+                    .enumerate()
+                    .map(|(i, p)| Section {
+                        heading: p.heading.as_deref(),
+                        markdown: article.passage_text(i),
+                    })
+                    .collect();
+                let best = (article.id == hit.article_id)
+                    .then(|| best_section(article, hit))
+                    .flatten();
+                let quote = pick::quote(&sections, &question, best, self.max_chars);
+                (article.title.clone(), quote)
+            }
+            None => {
+                let sections = [Section {
+                    heading: hit.heading.as_deref(),
+                    markdown: &hit.text,
+                }];
+                let quote = pick::quote(&sections, &question, Some(0), self.max_chars);
+                (hit.title.clone(), quote)
+            }
+        };
+        let title = match &quote.heading {
+            Some(heading) => format!("{title} — {heading}"),
+            None => title,
+        };
+        (title, quote)
     }
 
-    pub(super) fn extractive_answer(&self, hit: &Hit, source: AnswerSource) -> Reply {
-        let passage = trim_to(&clean_markdown(&hit.text), self.max_chars);
+    pub(super) fn extractive_answer(
+        &self,
+        hit: &Hit,
+        article: Option<&Article>,
+        source: AnswerSource,
+    ) -> Reply {
+        let (title, quote) = self.quote(hit, article);
         let text = self.template(
             TemplateId::AnswerExtractive,
-            &[("title", &Self::title(hit)), ("passage", &passage)],
+            &[("title", &title), ("passage", &quote.text)],
         );
         Reply {
             kind: ReplyKind::Answer,
             text,
-            article_ids: vec![hit.article_id.clone()],
+            article_ids: article_ids(hit, article),
             source,
         }
     }
 
-    /// The article's passage plus "a person will follow up".
-    pub(super) fn escalated_answer(&self, hit: &Hit) -> Reply {
-        let passage = trim_to(&clean_markdown(&hit.text), self.max_chars);
+    /// The article's answer to the question plus "a person will follow up".
+    pub(super) fn escalated_answer(&self, hit: &Hit, article: Option<&Article>) -> Reply {
+        let (title, quote) = self.quote(hit, article);
         let text = self.template(
             TemplateId::AnswerEscalated,
             &[
-                ("title", &Self::title(hit)),
-                ("passage", &passage),
+                ("title", &title),
+                ("passage", &quote.text),
                 ("follow_up", &self.follow_up(false, hit.queue.as_deref())),
             ],
         );
         Reply {
             kind: ReplyKind::Answer,
             text,
-            article_ids: vec![hit.article_id.clone()],
+            article_ids: article_ids(hit, article),
             source: AnswerSource::Extractive,
         }
+    }
+}
+
+/// The passage of `article` retrieval returned in `hit`.
+fn best_section(article: &Article, hit: &Hit) -> Option<usize> {
+    let same_heading = |i: &usize| article.passages[*i].heading == hit.heading;
+    let mut sections = 0..article.passages.len();
+    sections
+        .clone()
+        .find(|i| same_heading(i) && article.passage_text(*i) == hit.text)
+        .or_else(|| sections.find(same_heading))
+}
+
+/// The quoted article first, then the retrieved one when a translation
+/// was quoted instead.
+fn article_ids(hit: &Hit, article: Option<&Article>) -> Vec<String> {
+    match article {
+        Some(article) if article.id != hit.article_id => {
+            vec![article.id.clone(), hit.article_id.clone()]
+        }
+        _ => vec![hit.article_id.clone()],
     }
 }

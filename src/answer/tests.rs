@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use super::*;
+use crate::knowledge::article::parse_article;
 use crate::testkit::fake_openai::{FakeOpenAi, Script};
 use crate::triage::{Basis, TriageSource};
 
@@ -31,6 +32,8 @@ struct FakeRetriever {
     hits: Vec<Hit>,
     queries: Mutex<Vec<String>>,
     fail: bool,
+    /// Whole articles, for replies that quote any section.
+    articles: Vec<Arc<Article>>,
 }
 
 impl FakeRetriever {
@@ -39,7 +42,15 @@ impl FakeRetriever {
             hits,
             queries: Mutex::new(Vec::new()),
             fail: false,
+            articles: Vec::new(),
         }
+    }
+    fn with_articles(mut self, articles: &[(&str, &str)]) -> Self {
+        self.articles = articles
+            .iter()
+            .map(|(id, text)| Arc::new(parse_article(id, text).unwrap()))
+            .collect();
+        self
     }
     fn queries(&self) -> Vec<String> {
         self.queries.lock().unwrap().clone()
@@ -54,6 +65,16 @@ impl Retriever for FakeRetriever {
             anyhow::bail!("index unavailable");
         }
         Ok(self.hits.iter().take(limit).cloned().collect())
+    }
+    fn article(&self, id: &str) -> Option<Arc<Article>> {
+        self.articles.iter().find(|a| a.id == id).cloned()
+    }
+    fn translations(&self, id: &str) -> Vec<Arc<Article>> {
+        self.articles
+            .iter()
+            .filter(|a| a.translation_of.as_deref() == Some(id))
+            .cloned()
+            .collect()
     }
 }
 
@@ -430,4 +451,143 @@ async fn conversations_do_not_leak_into_each_other() {
             "{all}"
         );
     }
+}
+
+/// A Spanish article long enough to be split into sections: an intro, a
+/// price table and a paragraph whose date sentence comes after a long one.
+fn shipping_article() -> String {
+    let filler =
+        "Nuestro equipo revisa cada paquete antes de salir para que llegue completo. ".repeat(6);
+    format!(
+        "---\ntitle: Envíos\nlang: es\n---\n\nEnviamos a todo el país y cada pedido trae un número de guía para seguirlo desde la app. {filler}\n\n## Costo de envío\n\n| Distancia | Envío |\n|---|---|\n| Hasta 3 km | $19 MXN |\n| De 3 a 5 km | $29 MXN |\n\n## Plazos\n\nLos repartidores recogen los pedidos en rutas que cambian según la demanda de cada zona y el clima de la semana, por lo que el recorrido exacto puede variar bastante de un día a otro. Los pedidos pagados antes de las 13:00 llegan en 2 a 4 días hábiles.\n"
+    )
+}
+
+/// The English translation of [`shipping_article`].
+const SHIPPING_EN: &str = "---\ntitle: Shipping\nlang: en\ntranslation_of: envios\n---\n\nWe ship nationwide.\n\n## Shipping cost\n\n| Distance | Shipping |\n|---|---|\n| Up to 3 km | $19 MXN |\n| From 3 to 5 km | $29 MXN |\n";
+
+/// The retriever's best passage of the Spanish article: its intro.
+fn shipping_kb() -> FakeRetriever {
+    let source = shipping_article();
+    let article = parse_article("envios", &source).unwrap();
+    assert!(article.passages.len() >= 3, "the article is split");
+    let mut top = hit("envios", article.passage_text(0), 0.9);
+    top.title = article.title.clone();
+    FakeRetriever::new(vec![top])
+        .with_articles(&[("envios", &source), ("en/shipping", SHIPPING_EN)])
+}
+
+#[tokio::test]
+async fn a_price_in_a_later_table_row_is_quoted_with_its_header() {
+    let kb = shipping_kb();
+    let d = bot()
+        .respond(&kb, &inbound("cuanto cuesta el envio a 4 km?", &[]))
+        .await;
+    assert_eq!(d.reply.source, AnswerSource::Extractive);
+    assert!(
+        d.reply.text.contains("De 3 a 5 km — Envío: $29 MXN"),
+        "{}",
+        d.reply.text
+    );
+    assert!(
+        d.reply.text.contains("«Envíos — Costo de envío»"),
+        "{}",
+        d.reply.text
+    );
+    assert!(
+        !d.reply.text.contains("revisa cada paquete"),
+        "{}",
+        d.reply.text
+    );
+}
+
+#[tokio::test]
+async fn a_when_question_gets_the_date_sentence_not_the_long_one() {
+    let kb = shipping_kb();
+    let d = bot()
+        .respond(&kb, &inbound("cuando llega mi pedido si lo pago hoy?", &[]))
+        .await;
+    assert!(
+        d.reply.text.contains("2 a 4 días hábiles"),
+        "{}",
+        d.reply.text
+    );
+    assert!(
+        !d.reply.text.contains("recorrido exacto"),
+        "{}",
+        d.reply.text
+    );
+}
+
+#[tokio::test]
+async fn whole_article_replies_fit_the_reply_length_and_the_channel() {
+    let kb = shipping_kb();
+    let settings = BotSettings {
+        reply_chars: 120,
+        ..BotSettings::default()
+    };
+    let short = Bot::new(Prompts::defaults(), None, settings);
+    for channel in [Channel::Whatsapp, Channel::Messenger] {
+        let mut msg = inbound("cuanto cuesta el envio y cuanto tarda en llegar?", &[]);
+        msg.channel = channel;
+        for bot in [bot(), short.clone()] {
+            let d = bot.respond(&kb, &msg).await;
+            let passage = d.reply.text.split_once("»:\n\n").map_or("", |(_, p)| p);
+            assert!(!passage.is_empty(), "{}", d.reply.text);
+            assert!(
+                passage.chars().count() <= bot.settings().reply_chars,
+                "{}",
+                d.reply.text
+            );
+            assert!(d.reply.text.chars().count() <= extractive::channel_limit(channel));
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_translation_in_the_customers_language_answers() {
+    let kb = shipping_kb();
+    let d = bot()
+        .respond(&kb, &inbound("how much is shipping for 4 km?", &[]))
+        .await;
+    assert_eq!(d.triage.lang, Lang::En);
+    assert!(
+        d.reply.text.contains("From 3 to 5 km — Shipping: $29 MXN"),
+        "{}",
+        d.reply.text
+    );
+    assert_eq!(d.reply.article_ids, ["en/shipping", "envios"]);
+    let d = bot()
+        .respond(&kb, &inbound("cuanto cuesta el envio a 4 km?", &[]))
+        .await;
+    assert_eq!(d.reply.article_ids, ["envios"]);
+}
+
+#[tokio::test]
+async fn escalated_articles_share_the_facts_asked_and_the_follow_up() {
+    let filler = "Cada caso lo revisa una persona del equipo de reclamos con calma. ".repeat(8);
+    let source = format!(
+        "---\ntitle: Reclamos\nescalate: true\nqueue: reclamos\n---\n\n{filler}\n\n## Qué preparar\n\nTen a mano:\n\n- el número de pedido\n- fotos del producto\n\n## Horario\n\nAtendemos reclamos de lunes a viernes de 9:00 a 18:00.\n"
+    );
+    let article = parse_article("reclamos", &source).unwrap();
+    let mut top = hit("reclamos", article.passage_text(0), 0.8);
+    top.escalate = true;
+    top.queue = Some("reclamos".into());
+    let kb = FakeRetriever::new(vec![top]).with_articles(&[("reclamos", &source)]);
+    let d = bot()
+        .respond(
+            &kb,
+            &inbound(
+                "quiero hacer un reclamo, que tengo que preparar? fotos?",
+                &[],
+            ),
+        )
+        .await;
+    assert!(d.is_escalated());
+    let text = &d.reply.text;
+    assert!(
+        text.contains("Ten a mano:") && text.contains("• fotos del producto"),
+        "{text}"
+    );
+    assert!(text.contains("Una persona"), "{text}");
 }
