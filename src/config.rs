@@ -55,6 +55,8 @@ pub struct Config {
     #[serde(default)]
     pub retrieval: RetrievalConfig,
     #[serde(default)]
+    pub triage: crate::triage::model::TriageConfig,
+    #[serde(default)]
     pub qdrant: QdrantConfig,
     #[serde(default)]
     pub embeddings: EmbeddingsConfig,

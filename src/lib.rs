@@ -37,6 +37,7 @@ pub mod channels;
 pub mod cli;
 pub mod config;
 pub mod conversation;
+pub mod corpus;
 pub mod escalation;
 pub mod faults;
 pub mod http;

@@ -94,6 +94,7 @@ async fn bot_on_dev_set() {
             predicted_class: d.triage.class,
             answered_article: d.answered_article().map(str::to_owned),
             escalated: d.is_escalated(),
+            facts_matched: None,
         };
         let wrong_article = outcome.expected_class == TriageClass::Faq
             && !outcome.escalated

@@ -37,6 +37,7 @@ use serde::Serialize;
 use crate::channels::model::Channel;
 use crate::knowledge::{Article, Hit, KnowledgeBase};
 use crate::llm::LlmClient;
+use crate::triage::model::{FeatureInput, TriageModel};
 use crate::triage::{self, Lang, RetrievalPolicy, Triage, TriageClass, detect_language};
 pub use context::{QueryScope, Speaker, Turn};
 pub use prompts::Prompts;
@@ -76,6 +77,18 @@ impl Retriever for KnowledgeBase {
             .filter(|a| a.translation_of.as_deref() == Some(id))
             .collect()
     }
+}
+
+/// What the bot read from one turn ([`Bot::read`]).
+#[derive(Debug, Clone)]
+pub struct Reading {
+    pub lang: Lang,
+    pub signals: triage::cues::Signals,
+    pub query_scope: QueryScope,
+    /// Retrieved passages, best first.
+    pub hits: Vec<Hit>,
+    /// The conversation's previous customer turns, oldest first.
+    pub previous: Vec<String>,
 }
 
 /// Tuning for the bot.
@@ -216,6 +229,8 @@ pub struct Bot {
     prompts: Arc<Prompts>,
     llm: Option<Arc<LlmClient>>,
     settings: BotSettings,
+    /// The learned triage model; `None` triages with the rules alone.
+    triage_model: Option<Arc<TriageModel>>,
 }
 
 impl Bot {
@@ -224,7 +239,18 @@ impl Bot {
             prompts: Arc::new(prompts),
             llm: llm.map(Arc::new),
             settings,
+            triage_model: None,
         }
+    }
+
+    /// The same bot triaging with `model` (`None`: the rules alone).
+    pub fn with_triage_model(mut self, model: Option<Arc<TriageModel>>) -> Self {
+        self.triage_model = model;
+        self
+    }
+
+    pub fn triage_model(&self) -> Option<&TriageModel> {
+        self.triage_model.as_deref()
     }
 
     /// The bot as configured: prompts from `prompts_dir`, the LLM if
@@ -240,15 +266,17 @@ impl Bot {
             },
             ..BotSettings::default()
         };
-        Ok(Self::new(prompts, llm, settings))
+        let model = crate::triage::model::load_configured(&config.triage)?;
+        Ok(Self::new(prompts, llm, settings).with_triage_model(model.map(Arc::new)))
     }
 
     pub fn settings(&self) -> &BotSettings {
         &self.settings
     }
 
-    /// Triage and reply for one customer turn.
-    pub async fn respond(&self, retriever: &dyn Retriever, inbound: &Inbound<'_>) -> Decision {
+    /// What the bot reads from one turn before it decides: its language,
+    /// the rule cues and the passages (none for small talk).
+    pub async fn read(&self, retriever: &dyn Retriever, inbound: &Inbound<'_>) -> Reading {
         let lang = detect_language(&context::language_sample(inbound.text, inbound.history));
         let signals = triage::cues::scan(inbound.text);
         let (query, query_scope) = context::retrieval_query(inbound.text, inbound.history);
@@ -264,7 +292,53 @@ impl Bot {
                 }
             }
         };
-        let mut verdict = triage::decide(&signals, lang, &hits, &self.settings.policy);
+        let previous = inbound
+            .history
+            .iter()
+            .filter(|t| t.speaker == Speaker::Customer)
+            .map(|t| t.text.clone())
+            .collect();
+        Reading {
+            lang,
+            signals,
+            query_scope,
+            hits,
+            previous,
+        }
+    }
+
+    /// The learned model's input for a turn the bot has read.
+    pub fn feature_input<'a>(
+        &self,
+        text: &'a str,
+        reading: &'a Reading,
+        previous: &'a [&'a str],
+    ) -> FeatureInput<'a> {
+        FeatureInput {
+            text,
+            signals: &reading.signals,
+            previous,
+            hits: &reading.hits,
+            min_confidence: self.settings.policy.min_confidence,
+            embedding: None,
+        }
+    }
+
+    /// Triage and reply for one customer turn.
+    pub async fn respond(&self, retriever: &dyn Retriever, inbound: &Inbound<'_>) -> Decision {
+        let reading = self.read(retriever, inbound).await;
+        let lang = reading.lang;
+        let mut verdict = match &self.triage_model {
+            Some(model) => {
+                let previous: Vec<&str> = reading.previous.iter().map(String::as_str).collect();
+                let input = self.feature_input(inbound.text, &reading, &previous);
+                triage::model::classify(model, &input, lang)
+            }
+            None => triage::decide(&reading.signals, lang, &reading.hits, &self.settings.policy),
+        };
+        let Reading {
+            hits, query_scope, ..
+        } = reading;
         if let Some(llm) = &self.llm {
             let history = context::render_history(inbound.history);
             verdict = triage::llm::classify_with_llm(

@@ -1,5 +1,7 @@
 //! `ventana eval`: run retrieval and the real bot (triage and answer) over
-//! labelled cases and print the metrics.
+//! labelled cases and print the metrics; with `--corpus DIR
+//! --leave-one-out`, over every business of a corpus, each judged by a
+//! model trained and tuned on the others only ([`super::loo`]).
 //!
 //! The cases file is JSON lines in the format of `eval/aurora/README.md`.
 //! Retrieval is measured on the cases that name an expected article:
@@ -11,10 +13,11 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Context;
-use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
-use crate::answer::{Bot, Inbound};
+use serde::Serialize;
+
+use crate::answer::{Bot, ReplyKind};
 use crate::config::Config;
 use crate::knowledge::{DenseStatus, KnowledgeBase, ScoredHit};
 use crate::triage::metrics::{CaseOutcome, TriageMetrics};
@@ -22,12 +25,21 @@ use crate::triage::metrics::{CaseOutcome, TriageMetrics};
 /// Arguments of `ventana eval`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct EvalArgs {
-    /// The knowledge directory to evaluate against.
-    #[arg(long)]
-    pub knowledge: PathBuf,
-    /// Labelled cases, one JSON object per line.
-    #[arg(long)]
-    pub cases: PathBuf,
+    /// The knowledge directory to evaluate against (with `--cases`).
+    #[arg(long, requires = "cases", conflicts_with = "corpus")]
+    pub knowledge: Option<PathBuf>,
+    /// Labelled cases, one JSON object per line (with `--knowledge`).
+    #[arg(long, requires = "knowledge")]
+    pub cases: Option<PathBuf>,
+    /// A corpus: one folder per business with `knowledge/` and
+    /// `cases.jsonl`. Each business is evaluated with the configured model,
+    /// or with `--leave-one-out` by a model that never saw it.
+    #[arg(long, required_unless_present = "knowledge")]
+    pub corpus: Option<PathBuf>,
+    /// Train and tune on every business but one, measure on that one, for
+    /// each business.
+    #[arg(long, requires = "corpus")]
+    pub leave_one_out: bool,
     /// Print one JSON object instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -36,25 +48,7 @@ pub struct EvalArgs {
     pub top: usize,
 }
 
-/// One labelled message.
-#[derive(Debug, Clone, Deserialize)]
-pub struct Case {
-    pub id: String,
-    #[serde(default)]
-    pub channel: Option<String>,
-    #[serde(default)]
-    pub lang: Option<String>,
-    pub text: String,
-    pub expect: Expect,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct Expect {
-    #[serde(default)]
-    pub triage: Option<String>,
-    #[serde(default)]
-    pub article: Option<String>,
-}
+pub use crate::corpus::Case;
 
 /// One retrieved article of a case.
 #[derive(Debug, Clone, Serialize)]
@@ -105,69 +99,52 @@ pub struct LangMetrics {
 
 /// Runs the evaluation and prints it.
 pub async fn run(config: Config, args: EvalArgs) -> anyhow::Result<ExitCode> {
-    let cases = read_cases(&args.cases)?;
-    let scratch = std::env::temp_dir().join(format!(
-        "ventana-eval-{}-{}",
-        std::process::id(),
-        unique_suffix()
-    ));
-    let mut config = config;
-    config.knowledge_dir = args.knowledge.clone();
-    config.data_dir = scratch.clone();
-    // Never write evaluation points into a shared Qdrant collection.
-    config.qdrant.url = None;
+    if let Some(corpus) = &args.corpus {
+        return super::loo::run(config, corpus, &args).await;
+    }
+    let (Some(knowledge), Some(cases_path)) = (&args.knowledge, &args.cases) else {
+        anyhow::bail!("give --knowledge and --cases, or --corpus");
+    };
+    let known = crate::corpus::article_ids(knowledge)?;
+    let cases = crate::corpus::read_cases(cases_path, Some(&known))?;
+    let scratch = super::folds::scratch_dir("eval");
+    let config = super::folds::scratch_config(&config, knowledge, &scratch);
     let outcome = evaluate(&config, &cases, args.top).await;
     let _ = std::fs::remove_dir_all(&scratch);
-    let Evaluation {
-        articles: kb_articles,
-        results,
-        outcomes,
-        dense,
-    } = outcome?;
-    let retrieval = retrieval_metrics(&results, config.retrieval.min_confidence);
-    let triage = triage_metrics(&outcomes);
+    let evaluation = outcome?;
+    let retrieval = retrieval_metrics(&evaluation.results, config.retrieval.min_confidence);
+    let triage = triage_metrics(&evaluation.outcomes);
     if args.json {
-        let report = serde_json::json!({
-            "knowledge": args.knowledge,
-            "articles": kb_articles,
-            "cases": cases.len(),
-            "retrieval": retrieval,
-            "signals": signals(&config, dense.as_ref(), &results),
-            "triage": triage.as_ref().map(|m| serde_json::json!({
-                "accuracy": m.accuracy,
-                "macro_f1": m.macro_f1,
-                "per_class": m.per_class,
-                "confusion": m.confusion,
-            })),
-            "safety": triage.as_ref().map(|m| &m.safety),
-            "answer": triage.as_ref().map(|m| &m.answer),
-            "results": results,
-        });
+        let mut report = report_json(&retrieval, triage.as_ref());
+        report["knowledge"] = serde_json::json!(knowledge);
+        report["articles"] = serde_json::json!(evaluation.articles);
+        report["cases"] = serde_json::json!(cases.len());
+        report["signals"] = signals(&config, evaluation.dense.as_ref(), &evaluation.results);
+        report["results"] = serde_json::to_value(&evaluation.results)?;
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
-        print_table(&results, &retrieval, triage.as_ref());
+        print_table(&evaluation.results, &retrieval, triage.as_ref());
     }
     Ok(ExitCode::SUCCESS)
 }
 
-fn unique_suffix() -> u128 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos())
-}
-
-/// Reads a JSON-lines cases file; blank lines are skipped.
-pub fn read_cases(path: &std::path::Path) -> anyhow::Result<Vec<Case>> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("--cases: cannot read {}", path.display()))?;
-    text.lines()
-        .enumerate()
-        .filter(|(_, line)| !line.trim().is_empty())
-        .map(|(n, line)| {
-            serde_json::from_str(line)
-                .with_context(|| format!("{}:{}: not a case", path.display(), n + 1))
-        })
-        .collect()
+/// The figures of one evaluated set as JSON: `retrieval`, `triage`,
+/// `safety` and `answer`.
+pub fn report_json(
+    retrieval: &RetrievalMetrics,
+    triage: Option<&TriageMetrics>,
+) -> serde_json::Value {
+    serde_json::json!({
+        "retrieval": retrieval,
+        "triage": triage.map(|m| serde_json::json!({
+            "accuracy": m.accuracy,
+            "macro_f1": m.macro_f1,
+            "per_class": m.per_class,
+            "confusion": m.confusion,
+        })),
+        "safety": triage.map(|m| &m.safety),
+        "answer": triage.map(|m| &m.answer),
+    })
 }
 
 /// Which retrieval and triage signals the evaluation used, and how often
@@ -214,24 +191,28 @@ pub async fn evaluate(config: &Config, cases: &[Case], top: usize) -> anyhow::Re
         eprintln!("warning: {error}");
     }
     let bot = Bot::from_config(config)?;
+    let evaluation = evaluate_with(&kb, &bot, cases, top).await;
+    drop(kb);
+    evaluation
+}
+
+/// [`evaluate`] with a knowledge base and a bot already built.
+pub async fn evaluate_with(
+    kb: &Arc<KnowledgeBase>,
+    bot: &Bot,
+    cases: &[Case],
+    top: usize,
+) -> anyhow::Result<Evaluation> {
     let mut results = Vec::with_capacity(cases.len());
     let mut outcomes = Vec::with_capacity(cases.len());
     for case in cases {
         let hits = kb.search_explained(&case.text, top).await?;
         let mut result = case_result(case, &hits);
-        let channel = case
-            .channel
-            .as_deref()
-            .and_then(|c| c.parse().ok())
-            .unwrap_or(crate::channels::model::Channel::Whatsapp);
-        let inbound = Inbound {
-            text: &case.text,
-            history: &[],
-            channel,
-            expected_answer_time: None,
-            expected_answer: None,
-        };
-        let decision = bot.respond(kb.as_ref(), &inbound).await;
+        let decision = bot.respond(kb.as_ref(), &super::folds::inbound(case)).await;
+        let facts_matched = case
+            .expect
+            .facts_in(&decision.reply.text)
+            .map(|ok| ok && !decision.is_escalated() && decision.reply.kind == ReplyKind::Answer);
         result.triage = Some(serde_json::json!({
             "class": decision.triage.class,
             "confidence": decision.triage.confidence,
@@ -240,20 +221,16 @@ pub async fn evaluate(config: &Config, cases: &[Case], top: usize) -> anyhow::Re
             "source": decision.triage.source,
             "escalated": decision.is_escalated(),
             "answered_article": decision.answered_article(),
+            "facts_matched": facts_matched,
         }));
-        outcomes.push(
-            case.expect
-                .triage
-                .as_deref()
-                .and_then(|t| t.parse().ok())
-                .map(|expected_class| CaseOutcome {
-                    expected_class,
-                    expected_article: case.expect.article.clone(),
-                    predicted_class: decision.triage.class,
-                    answered_article: decision.answered_article().map(str::to_owned),
-                    escalated: decision.is_escalated(),
-                }),
-        );
+        outcomes.push(case.expect.triage.map(|expected_class| CaseOutcome {
+            expected_class,
+            expected_article: case.expect.article.clone(),
+            predicted_class: decision.triage.class,
+            answered_article: decision.answered_article().map(str::to_owned),
+            escalated: decision.is_escalated(),
+            facts_matched,
+        }));
         results.push(result);
     }
     Ok(Evaluation {
@@ -274,7 +251,7 @@ fn case_result(case: &Case, hits: &[ScoredHit]) -> CaseResult {
         id: case.id.clone(),
         lang: case.lang.clone(),
         expected_article: expected,
-        expected_triage: case.expect.triage.clone(),
+        expected_triage: case.expect.triage.map(|c| c.to_string()),
         rank,
         top: hits
             .iter()
@@ -434,5 +411,11 @@ fn print_table(results: &[CaseResult], metrics: &RetrievalMetrics, triage: Optio
             t.safety.unsafe_auto_answer_rate * 100.0,
             t.answer.deflection
         );
+        if t.answer.fact_cases > 0 {
+            println!(
+                "  fact rate: {:.3} of the answered FAQ replies contain every expected fact ({:.3} of all {} FAQ cases with facts)",
+                t.answer.fact_rate, t.answer.fact_rate_all, t.answer.fact_cases
+            );
+        }
     }
 }

@@ -1,4 +1,5 @@
-//! The command line: `serve`, `chat`, `kb`, `eval`, `token`.
+//! The command line: `serve`, `chat`, `kb`, `eval`, `train`, `cases`,
+//! `token`.
 //!
 //! Each subcommand loads the one configuration (`--config FILE` plus
 //! `VENTANA_*` variables) and calls into the library.
@@ -8,9 +9,13 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+pub mod cases;
 pub mod chat;
 pub mod eval;
+pub mod folds;
 pub mod kb;
+pub mod loo;
+pub mod train;
 
 use crate::config::Config;
 use crate::startup::{Application, shutdown_on_signals};
@@ -40,6 +45,11 @@ pub enum Command {
     Kb(kb::KbCommand),
     /// Measure retrieval and triage on labelled cases.
     Eval(eval::EvalArgs),
+    /// Train the triage model on a corpus of labelled businesses.
+    Train(train::TrainArgs),
+    /// Labelled messages from the store, as training cases.
+    #[command(subcommand)]
+    Cases(cases::CasesCommand),
     /// API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
@@ -62,6 +72,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Kb(cmd) => kb::run(config, cmd).await,
         Command::Eval(args) => eval::run(config, args).await,
+        Command::Train(args) => train::run(config, args).await,
+        Command::Cases(cmd) => cases::run(config, cmd).await,
         Command::Token(TokenCommand::Hash { token }) => {
             println!("{}", crate::http::auth::hash_token(&token));
             Ok(ExitCode::SUCCESS)

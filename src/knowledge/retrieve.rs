@@ -129,6 +129,10 @@ pub fn rank(
     // An article's best point stands for it (summing its points favours
     // long articles with many sections over the one that answers).
     let mut fused_best: HashMap<usize, f32> = HashMap::new();
+    // The index may return equal scores in any order: break ties by point
+    // id so the same query always ranks the same way.
+    let mut fused: Vec<&Scored> = fused.iter().collect();
+    fused.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.id.cmp(&b.id)));
     for point in fused {
         let Some(target) = catalog.points.get(&point.id) else {
             continue;
@@ -184,7 +188,11 @@ pub fn rank(
             }
         })
         .collect();
-    ranked.sort_by(|a, b| b.confidence.total_cmp(&a.confidence));
+    ranked.sort_by(|a, b| {
+        b.confidence
+            .total_cmp(&a.confidence)
+            .then(a.article.cmp(&b.article))
+    });
     ranked.truncate(limit);
     ranked
 }

@@ -14,6 +14,7 @@ pub mod idempotency;
 mod intake;
 mod intake_batch;
 mod intake_sql;
+pub mod labelled;
 pub mod notifications;
 mod outbox;
 pub mod scheduling;

@@ -100,6 +100,7 @@ fn rules_on_dev_set() {
                 hits.first().map(|h| h.article_id.clone())
             },
             escalated,
+            facts_matched: None,
         });
     }
     let all: Vec<CaseOutcome> = halves.iter().flatten().cloned().collect();

@@ -110,7 +110,10 @@ pub fn messages(prompts: &Prompts, text: &str, history: &str, hits: &[Hit]) -> V
 
 /// Combines the rule verdict with the model's, as documented above.
 pub fn merge(rules: Triage, model: ModelVerdict) -> Triage {
-    let rules_is_floor = matches!(rules.basis, Basis::Cue | Basis::EscalateArticle);
+    let rules_is_floor = matches!(
+        rules.basis,
+        Basis::Cue | Basis::EscalateArticle | Basis::Learned
+    );
     if rules_is_floor && model.class < rules.class {
         return Triage {
             reason: format!("{} (llm said {}: overruled)", rules.reason, model.class),

@@ -21,6 +21,10 @@ pub struct CaseOutcome {
     pub answered_article: Option<String>,
     /// Whether the bot handed the case to a person.
     pub escalated: bool,
+    /// For a FAQ case that lists the facts a correct reply contains: whether
+    /// the reply the customer got contains every one (`false` when the bot
+    /// did not answer). `None` when the case lists no facts.
+    pub facts_matched: Option<bool>,
 }
 
 /// Precision, recall and F1 for one class.
@@ -74,6 +78,14 @@ pub struct AnswerScores {
     pub faq_cases: usize,
     /// FAQ cases answered with another article and not escalated.
     pub wrong_article: usize,
+    /// Of the FAQ cases with facts that the bot answered alone, the share
+    /// whose reply contains every expected fact.
+    pub fact_rate: f64,
+    /// Of all FAQ cases with facts, the share answered alone with every
+    /// expected fact (escalated ones count as misses).
+    pub fact_rate_all: f64,
+    /// FAQ cases that list facts.
+    pub fact_cases: usize,
 }
 
 /// Everything `ventana eval` reports about triage and answering.
@@ -167,6 +179,13 @@ pub fn compute(outcomes: &[CaseOutcome]) -> TriageMetrics {
         })
         .count();
 
+    let with_facts: Vec<&&CaseOutcome> = faq.iter().filter(|o| o.facts_matched.is_some()).collect();
+    let answered_with_facts = with_facts.iter().filter(|o| !o.escalated).count();
+    let facts_ok = with_facts
+        .iter()
+        .filter(|o| !o.escalated && o.facts_matched == Some(true))
+        .count();
+
     let mut confusion: BTreeMap<String, BTreeMap<String, usize>> = BTreeMap::new();
     for o in outcomes {
         *confusion
@@ -192,6 +211,9 @@ pub fn compute(outcomes: &[CaseOutcome]) -> TriageMetrics {
             deflected,
             faq_cases: faq.len(),
             wrong_article,
+            fact_rate: ratio(facts_ok, answered_with_facts),
+            fact_rate_all: ratio(facts_ok, with_facts.len()),
+            fact_cases: with_facts.len(),
         },
         confusion,
     }
@@ -215,6 +237,7 @@ mod tests {
             predicted_class: predicted,
             answered_article: answered.map(str::to_owned),
             escalated,
+            facts_matched: None,
         }
     }
 

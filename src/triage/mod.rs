@@ -17,6 +17,7 @@ mod dev_set;
 pub mod lang;
 pub mod llm;
 pub mod metrics;
+pub mod model;
 pub mod normalize;
 pub mod rules;
 
@@ -81,6 +82,8 @@ impl FromStr for TriageClass {
 #[serde(rename_all = "snake_case")]
 pub enum TriageSource {
     Rules,
+    /// The learned model ([`model`]) with its rule floor.
+    Learned,
     Llm,
     /// The LLM answered, but a hard rule cue overrode it (safety floor).
     LlmOverriddenByRules,
@@ -103,6 +106,8 @@ pub enum Basis {
     LowConfidence,
     /// The LLM's verdict.
     Model,
+    /// The learned triage model's verdict.
+    Learned,
 }
 
 /// What a turn contains when it is only social talk: no question at all.

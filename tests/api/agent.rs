@@ -501,6 +501,48 @@ on_both_databases! {
     }
 }
 
+on_both_databases! {
+    async fn handled_messages_are_exported_as_labelled_cases_for_retraining(db: Db) {
+        let app = spawn(db).await;
+        // The bot answers a question, then an agent has to step in.
+        let corrected = "5215530000020";
+        let question = "cuanto me cobran por mandar mi pedido y en cuantos dias llega?";
+        whatsapp_says(&app, corrected, "wamid.x1", question).await;
+        wait_for_sends(&app, corrected, 1).await;
+        let answered = app.scalar_str("SELECT decision FROM turns ORDER BY id DESC LIMIT 1").await;
+        assert_eq!(answered.as_deref(), Some("answer"), "the bot answered the question");
+        advance(&app, chrono::Duration::minutes(2));
+        let handled = escalate_whatsapp(&app, corrected, "wamid.x2", ASK_FOR_A_PERSON).await;
+        assert_eq!(post(&app, ANA, &format!("/api/escalations/{handled}/reply"), json!({"text": "Hola, te ayudo yo"})).await.0, 200);
+        assert_eq!(post(&app, ANA, &format!("/api/escalations/{handled}/resolve"), json!({})).await.0, 200);
+        // An urgent case, resolved; and one still open, which labels nothing yet.
+        let urgent = escalate_whatsapp(&app, "5215530000021", "wamid.x3", URGENT).await;
+        assert_eq!(post(&app, LUIS, &format!("/api/escalations/{urgent}/reply"), json!({"text": "Ya bloqueamos el cargo"})).await.0, 200);
+        assert_eq!(post(&app, LUIS, &format!("/api/escalations/{urgent}/resolve"), json!({})).await.0, 200);
+        escalate_whatsapp(&app, "5215530000022", "wamid.x4", "necesito que alguien me llame hoy").await;
+
+        let store = ventana::store::Store::connect(&app.database_url).await.expect("store");
+        let labelled = store.labelled_turns().await.expect("labelled turns");
+        let cases: Vec<Value> = labelled.iter().map(ventana::cli::cases::case_json).collect();
+        let label_of = |text: &str| {
+            cases
+                .iter()
+                .find(|c| c["text"] == text)
+                .map(|c| c["expect"]["triage"].as_str().unwrap_or("").to_owned())
+        };
+        assert_eq!(label_of(question).as_deref(), Some("human"), "{cases:#?}");
+        assert_eq!(label_of(ASK_FOR_A_PERSON).as_deref(), Some("human"), "{cases:#?}");
+        assert_eq!(label_of(URGENT).as_deref(), Some("urgent"), "{cases:#?}");
+        assert_eq!(label_of("necesito que alguien me llame hoy"), None, "an open case is not labelled yet");
+        assert_eq!(cases.len(), 3, "{cases:#?}");
+        for case in &cases {
+            assert_eq!(case["business"], PHONE_NUMBER_ID);
+            assert_eq!(case["channel"], "whatsapp");
+            assert!(case["id"].as_str().unwrap().starts_with("turn-"));
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_openapi_document_describes_every_route() {
     let app = spawn(Db::Sqlite).await;

@@ -66,6 +66,49 @@ pub enum Cue {
     HowToReach,
 }
 
+impl Cue {
+    /// Every cue family, in declaration order (the learned model's feature order).
+    pub const ALL: [Cue; 37] = [
+        Cue::RepeatedCharge,
+        Cue::UnrecognisedCharge,
+        Cue::AccountTakeover,
+        Cue::SuspiciousSource,
+        Cue::SensitiveRequest,
+        Cue::DataHandedOver,
+        Cue::PhysicalHazard,
+        Cue::Injury,
+        Cue::ServiceOutage,
+        Cue::SameDayDeadline,
+        Cue::DeadlineProblem,
+        Cue::PersonRequest,
+        Cue::CallBack,
+        Cue::DamagedItem,
+        Cue::WrongItem,
+        Cue::MissingItem,
+        Cue::MarkedDelivered,
+        Cue::NotReceived,
+        Cue::StillNot,
+        Cue::Never,
+        Cue::LegalThreat,
+        Cue::PublicShaming,
+        Cue::RepeatedContact,
+        Cue::OrderEdit,
+        Cue::ItemChange,
+        Cue::BeforeShipping,
+        Cue::CancelAfterShipping,
+        Cue::InvoiceCorrection,
+        Cue::ChargeDispute,
+        Cue::RefundDemand,
+        Cue::PolicyException,
+        Cue::PickupAtCustomer,
+        Cue::StockQuestion,
+        Cue::Wholesale,
+        Cue::Jobs,
+        Cue::Partnership,
+        Cue::HowToReach,
+    ];
+}
+
 static COMPILED: LazyLock<Vec<(Cue, Vec<Pattern>)>> = LazyLock::new(|| {
     urgent::TABLE
         .iter()

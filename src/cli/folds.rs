@@ -1,0 +1,217 @@
+//! What `ventana train` and `ventana eval --leave-one-out` share: each
+//! business of a corpus read by the bot once (its own knowledge base
+//! indexed in a scratch folder, every case retrieved and turned into
+//! features), and models trained on some businesses and scored on others.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use crate::answer::{Bot, Inbound};
+use crate::config::Config;
+use crate::corpus::{Business, Case};
+use crate::knowledge::KnowledgeBase;
+use crate::triage::model::fit::{self, FitSettings, Sample};
+use crate::triage::model::tune::{self, Scored};
+use crate::triage::model::{
+    FeatureLayout, OperatingPoint, Provenance, TriageModel, features, gates,
+};
+
+/// One case as the model sees it.
+#[derive(Debug, Clone)]
+pub struct Item {
+    pub sample: Sample,
+    pub gates: crate::triage::model::Gates,
+    /// Answering from the best passage would deflect the case.
+    pub right_article: bool,
+}
+
+/// A business read by the bot.
+pub struct Prepared {
+    pub business: Business,
+    pub kb: Arc<KnowledgeBase>,
+    pub items: Vec<Item>,
+    scratch: PathBuf,
+}
+
+impl Prepared {
+    /// Drops the index before its scratch folder goes (the embedded index
+    /// must not outlive its files).
+    pub fn close(self) {
+        let Prepared { kb, scratch, .. } = self;
+        drop(kb);
+        let _ = std::fs::remove_dir_all(scratch);
+    }
+}
+
+/// A scratch folder name unique to this process and moment.
+pub fn scratch_dir(label: &str) -> PathBuf {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    std::env::temp_dir().join(format!("ventana-{label}-{}-{nanos}", std::process::id()))
+}
+
+/// The configuration that indexes `knowledge` into `scratch`, never into
+/// a shared Qdrant collection.
+pub fn scratch_config(
+    config: &Config,
+    knowledge: &std::path::Path,
+    scratch: &std::path::Path,
+) -> Config {
+    let mut config = config.clone();
+    config.knowledge_dir = knowledge.to_owned();
+    config.data_dir = scratch.to_owned();
+    config.qdrant.url = None;
+    config
+}
+
+/// The inbound turn of a labelled case (no history).
+pub fn inbound(case: &Case) -> Inbound<'_> {
+    Inbound {
+        text: &case.text,
+        history: &[],
+        channel: case.channel,
+        expected_answer_time: None,
+        expected_answer: None,
+    }
+}
+
+/// Indexes the business's knowledge base and reads every labelled case.
+pub async fn prepare(
+    config: &Config,
+    business: Business,
+    bot: &Bot,
+    layout: &FeatureLayout,
+) -> anyhow::Result<Prepared> {
+    let scratch = scratch_dir(&format!("corpus-{}", business.name));
+    let kb = KnowledgeBase::open(&scratch_config(config, &business.knowledge, &scratch)).await?;
+    for error in kb.load_errors() {
+        eprintln!("warning: {}: {error}", business.name);
+    }
+    let mut items = Vec::with_capacity(business.cases.len());
+    for case in &business.cases {
+        let Some(class) = case.expect.triage else {
+            continue;
+        };
+        let reading = bot.read(kb.as_ref(), &inbound(case)).await;
+        let input = bot.feature_input(&case.text, &reading, &[]);
+        let best = reading.hits.first().map(|h| h.article_id.as_str());
+        let right_article = match case.expect.article.as_deref() {
+            Some(want) => best == Some(want),
+            None => reading.signals.small_talk.is_some(),
+        };
+        items.push(Item {
+            sample: Sample {
+                x: features::extract(layout, &input),
+                class,
+            },
+            gates: gates(&input),
+            right_article,
+        });
+    }
+    Ok(Prepared {
+        business,
+        kb,
+        items,
+        scratch,
+    })
+}
+
+/// A model trained on the businesses at `among`.
+pub fn train_on(
+    layout: &FeatureLayout,
+    prepared: &[Prepared],
+    among: &[usize],
+    settings: FitSettings,
+    point: OperatingPoint,
+    point_chosen_by: &str,
+) -> anyhow::Result<TriageModel> {
+    let samples: Vec<&Sample> = among
+        .iter()
+        .flat_map(|&b| prepared[b].items.iter().map(|i| &i.sample))
+        .collect();
+    let provenance = Provenance {
+        businesses: among
+            .iter()
+            .map(|&b| prepared[b].business.name.clone())
+            .collect(),
+        cases: samples.len(),
+        alpha: settings.alpha,
+        point_chosen_by: point_chosen_by.to_owned(),
+    };
+    fit::train(layout, &samples, settings, point, provenance)
+}
+
+/// `model`'s scores for the cases of business `b`.
+pub fn score(model: &TriageModel, prepared: &Prepared) -> Vec<Scored> {
+    prepared
+        .items
+        .iter()
+        .map(|item| Scored {
+            p: model.probabilities(&item.sample.x),
+            gates: item.gates,
+            expected: item.sample.class,
+            right_article: item.right_article,
+        })
+        .collect()
+}
+
+/// Out-of-fold scores over the businesses at `among`: each business scored
+/// by a model trained on the others of `among`. The folds train in
+/// parallel, one per available core; the result is in `among` order.
+pub fn out_of_fold(
+    layout: &FeatureLayout,
+    prepared: &[Prepared],
+    among: &[usize],
+    settings: FitSettings,
+) -> anyhow::Result<Vec<Scored>> {
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut per_fold: Vec<Option<anyhow::Result<Vec<Scored>>>> =
+        (0..among.len()).map(|_| None).collect();
+    for chunk in (0..among.len()).collect::<Vec<_>>().chunks(workers) {
+        let results: Vec<(usize, anyhow::Result<Vec<Scored>>)> = std::thread::scope(|scope| {
+            let handles: Vec<_> = chunk
+                .iter()
+                .map(|&slot| {
+                    let held = among[slot];
+                    let rest: Vec<usize> = among.iter().copied().filter(|&b| b != held).collect();
+                    scope.spawn(move || {
+                        let scored = train_on(
+                            layout,
+                            prepared,
+                            &rest,
+                            settings,
+                            OperatingPoint::default(),
+                            "none (out-of-fold scoring)",
+                        )
+                        .map(|model| score(&model, &prepared[held]));
+                        (slot, scored)
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| h.join().expect("a training thread panicked"))
+                .collect()
+        });
+        for (slot, scored) in results {
+            per_fold[slot] = Some(scored);
+        }
+    }
+    let mut scored = Vec::new();
+    for fold in per_fold.into_iter().flatten() {
+        scored.extend(fold?);
+    }
+    Ok(scored)
+}
+
+/// The operating point chosen on the out-of-fold scores of `among`.
+pub fn choose_point(
+    layout: &FeatureLayout,
+    prepared: &[Prepared],
+    among: &[usize],
+    settings: FitSettings,
+) -> anyhow::Result<(OperatingPoint, Vec<Scored>)> {
+    let scored = out_of_fold(layout, prepared, among, settings)?;
+    Ok((tune::choose(&scored), scored))
+}
