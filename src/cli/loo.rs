@@ -185,12 +185,12 @@ pub fn summarise(per_business: &Map<String, Value>) -> Summary {
         }
         let average = values.iter().sum::<f64>() / values.len() as f64;
         let lower_is_better = path.starts_with("safety.");
-        let bad = values
-            .iter()
-            .copied()
-            .fold(if lower_is_better { f64::MIN } else { f64::MAX }, |a, b| {
+        let bad = values.iter().copied().fold(
+            if lower_is_better { f64::MIN } else { f64::MAX },
+            |a, b| {
                 if lower_is_better { a.max(b) } else { a.min(b) }
-            });
+            },
+        );
         insert(&mut mean, &path, average);
         insert(&mut worst, &path, bad);
     }

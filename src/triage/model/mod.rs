@@ -157,7 +157,10 @@ pub fn decide(p: &Probabilities, gates: Gates, point: &OperatingPoint) -> (Triag
     if gates.small_talk && p.urgent_share() < point.urgent_share.max(0.5) {
         return (TriageClass::Faq, Ground::SmallTalk);
     }
-    if p.faq >= point.faq_min {
+    // A question (the model's likeliest class is faq) that no passage
+    // answers goes to a person as not covered, never as urgent.
+    let question = p.faq >= p.urgent.max(p.human);
+    if p.faq >= point.faq_min || (question && !gates.confident_article) {
         return match (gates.confident_article, gates.escalate_article) {
             (true, false) => (TriageClass::Faq, Ground::Model),
             (true, true) => (TriageClass::Human, Ground::EscalateArticle),
