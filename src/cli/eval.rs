@@ -419,3 +419,34 @@ fn print_table(results: &[CaseResult], metrics: &RetrievalMetrics, triage: Optio
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_same_input_gives_the_same_figures_on_every_run() {
+        let business = Path::new(env!("CARGO_MANIFEST_DIR")).join("eval/corpus/fibra-ar");
+        let knowledge = business.join("knowledge");
+        let known = crate::corpus::article_ids(&knowledge).unwrap();
+        let cases = crate::corpus::read_cases(&business.join("cases.jsonl"), Some(&known)).unwrap();
+        let base = Config::load_from(None, Vec::<(String, String)>::new()).unwrap();
+        let mut runs = Vec::new();
+        for _ in 0..3 {
+            let scratch = tempfile::tempdir().unwrap();
+            let config = super::super::folds::scratch_config(&base, &knowledge, scratch.path());
+            let evaluation = evaluate(&config, &cases, 5).await.unwrap();
+            let retrieval = retrieval_metrics(&evaluation.results, config.retrieval.min_confidence);
+            let triage = triage_metrics(&evaluation.outcomes);
+            runs.push((
+                report_json(&retrieval, triage.as_ref()).to_string(),
+                serde_json::to_string(&evaluation.results).unwrap(),
+            ));
+        }
+        assert!(runs[0].0.contains("fact_rate"), "{}", runs[0].0);
+        assert_eq!(runs[0], runs[1]);
+        assert_eq!(runs[1], runs[2]);
+    }
+}

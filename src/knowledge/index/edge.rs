@@ -13,7 +13,7 @@ use std::sync::{Arc, RwLock};
 
 use anyhow::Context;
 use qdrant_edge::{
-    Distance, EdgeConfig, EdgeShard, EdgeSparseVectorParams, EdgeVectorParams, Fusion, Modifier,
+    Distance, EdgeConfig, EdgeShard, EdgeSparseVectorParams, EdgeVectorParams, Modifier,
     NamedQuery, PointId, PointInsertOperations, PointOperations, PointStruct, Prefetch, QueryEnum,
     QueryRequest, ScoringQuery, ScrollRequest, UpdateOperation, Vector, VectorInternal, Vectors,
     WalOptions, WithPayloadInterface, WithVector,
@@ -243,9 +243,12 @@ fn nearest(vector: VectorInternal, using: &str, limit: usize) -> Prefetch {
     }
 }
 
-/// One prefetch per non-empty vector, fused with RRF.
-fn fused_request(query: IndexQuery) -> Option<QueryRequest> {
-    let mut prefetches = Vec::new();
+/// One plain nearest-neighbour request per non-empty vector. They are
+/// fused here ([`fuse`]) rather than by the shard, because the shard's own
+/// fusion ranks points of equal score in storage order, which changes from
+/// one index build to the next: the same query could rank differently.
+fn single_requests(query: IndexQuery) -> Vec<QueryRequest> {
+    let mut vectors: Vec<(VectorInternal, String)> = Vec::new();
     for (name, sparse) in query.sparse {
         if sparse.indices.is_empty() {
             continue;
@@ -254,36 +257,53 @@ fn fused_request(query: IndexQuery) -> Option<QueryRequest> {
             indices: sparse.indices,
             values: sparse.values,
         };
-        prefetches.push(nearest(
-            VectorInternal::from(vector),
-            name,
-            query.prefetch_limit,
-        ));
+        vectors.push((VectorInternal::from(vector), name.to_owned()));
     }
     if let Some(dense) = query.dense {
-        prefetches.push(nearest(
-            VectorInternal::from(dense),
-            DENSE_VECTOR,
-            query.prefetch_limit,
-        ));
+        vectors.push((VectorInternal::from(dense), DENSE_VECTOR.to_owned()));
     }
-    if prefetches.is_empty() {
-        return None;
+    vectors
+        .into_iter()
+        .map(|(vector, using)| {
+            // Twice the depth, so points tied at the cut are all seen and
+            // the cut by (score, id) in `fuse` is the same on every build.
+            let depth = query.prefetch_limit * 2;
+            let prefetch = nearest(vector, &using, depth);
+            QueryRequest {
+                prefetches: vec![],
+                query: prefetch.query,
+                filter: None,
+                score_threshold: None,
+                limit: depth,
+                offset: 0,
+                params: None,
+                with_vector: WithVector::Bool(false),
+                with_payload: WithPayloadInterface::Bool(false),
+            }
+        })
+        .collect()
+}
+
+/// Reciprocal rank fusion with Qdrant's formula (`1 / (position + k)`,
+/// position from 0) over the first `depth` points of every list, each list
+/// first ordered by score and then by point id, and the fused list ordered
+/// the same way: deterministic.
+fn fuse(lists: Vec<Vec<Scored>>, depth: usize, limit: usize) -> Vec<Scored> {
+    let mut fused: std::collections::BTreeMap<u64, f32> = std::collections::BTreeMap::new();
+    for mut list in lists {
+        list.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.id.cmp(&b.id)));
+        list.truncate(depth);
+        for (position, point) in list.iter().enumerate() {
+            *fused.entry(point.id).or_default() += 1.0 / (position + RRF_K) as f32;
+        }
     }
-    Some(QueryRequest {
-        prefetches,
-        query: Some(ScoringQuery::Fusion(Fusion::Rrf {
-            k: RRF_K,
-            weights: None,
-        })),
-        filter: None,
-        score_threshold: None,
-        limit: query.limit,
-        offset: 0,
-        params: None,
-        with_vector: WithVector::Bool(false),
-        with_payload: WithPayloadInterface::Bool(false),
-    })
+    let mut points: Vec<Scored> = fused
+        .into_iter()
+        .map(|(id, score)| Scored { id, score })
+        .collect();
+    points.sort_by(|a, b| b.score.total_cmp(&a.score).then(a.id.cmp(&b.id)));
+    points.truncate(limit);
+    points
 }
 
 /// The write-ahead log's closed files (`closed-<first operation>`), oldest
@@ -401,15 +421,23 @@ impl VectorIndex for EdgeIndex {
     }
 
     async fn query(&self, query: IndexQuery) -> anyhow::Result<Vec<Scored>> {
-        let Some(request) = fused_request(query) else {
+        let (limit, depth) = (query.limit, query.prefetch_limit);
+        let requests = single_requests(query);
+        if requests.is_empty() {
             return Ok(Vec::new());
-        };
+        }
         self.with_shard(move |shard| {
-            let points = shard.query(request).map_err(op_error)?;
-            Ok(points
-                .into_iter()
-                .filter_map(|p| numeric_id(&p.id).map(|id| Scored { id, score: p.score }))
-                .collect())
+            let mut lists = Vec::with_capacity(requests.len());
+            for request in requests {
+                let points = shard.query(request).map_err(op_error)?;
+                lists.push(
+                    points
+                        .into_iter()
+                        .filter_map(|p| numeric_id(&p.id).map(|id| Scored { id, score: p.score }))
+                        .collect(),
+                );
+            }
+            Ok(fuse(lists, depth, limit))
         })
         .await
     }

@@ -334,6 +334,31 @@ mod tests {
     }
 
     #[test]
+    fn the_configured_model_loads_and_a_missing_one_stops_the_start() {
+        let shipped = TriageConfig::default();
+        let model = load_configured(&shipped)
+            .expect("the shipped model file loads")
+            .expect("learned is the default");
+        assert!(
+            model.provenance.businesses.len() >= 8,
+            "{:?}",
+            model.provenance
+        );
+        let rules = TriageConfig {
+            classifier: Classifier::Rules,
+            ..TriageConfig::default()
+        };
+        assert!(load_configured(&rules).unwrap().is_none());
+        let missing = TriageConfig {
+            model: PathBuf::from("models/no-such-model.json"),
+            ..TriageConfig::default()
+        };
+        let error = load_configured(&missing).unwrap_err().to_string();
+        assert!(error.contains("models/no-such-model.json"), "{error}");
+        assert!(error.contains("ventana train --corpus"), "{error}");
+    }
+
+    #[test]
     fn an_explicit_request_for_a_person_is_a_floor() {
         let asks = Gates {
             asks_person: true,
