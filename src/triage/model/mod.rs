@@ -7,10 +7,10 @@
 //! answers on its own only when P(faq) reaches the operating point's
 //! `faq_min` and a passage is confident enough; otherwise a person takes
 //! the case, as urgent when P(urgent) is at least `urgent_share` of the
-//! probability that a person is needed. Two rules stay in front of the
+//! probability that a person is needed. Three rules stay in front of the
 //! model as a floor, because they transfer to every business: an explicit
-//! request for a person, and a message that is only a greeting, thanks or
-//! "ok".
+//! request for a person, a hard urgency cue (see [`super::rules`]), and a
+//! message that is only a greeting, thanks or "ok".
 
 pub mod features;
 pub mod file;
@@ -117,6 +117,9 @@ impl Default for OperatingPoint {
 /// whether the knowledge base can answer at all.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Gates {
+    /// A hard urgency cue (money lost now, a hazard, a takeover): rule
+    /// floor.
+    pub urgent_cue: bool,
     /// The customer asked for a person (rule floor).
     pub asks_person: bool,
     /// The message is only small talk (rule floor).
@@ -131,6 +134,7 @@ pub struct Gates {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Ground {
+    UrgentCue,
     PersonRequested,
     SmallTalk,
     Model,
@@ -146,6 +150,9 @@ pub fn decide(p: &Probabilities, gates: Gates, point: &OperatingPoint) -> (Triag
     } else {
         TriageClass::Human
     };
+    if gates.urgent_cue {
+        return (TriageClass::Urgent, Ground::UrgentCue);
+    }
     if gates.asks_person {
         let class = if person_class == TriageClass::Urgent {
             TriageClass::Urgent
@@ -231,6 +238,7 @@ pub fn gates(input: &FeatureInput<'_>) -> Gates {
     let top = input.hits.first();
     let confident = top.is_some_and(|h| h.score >= input.min_confidence);
     Gates {
+        urgent_cue: super::rules::urgent_reason(s).is_some(),
         asks_person: s.any(&[Cue::PersonRequest, Cue::CallBack]) && !s.has(Cue::HowToReach),
         small_talk: s.small_talk.is_some(),
         confident_article: confident,
@@ -245,6 +253,12 @@ pub fn classify(model: &TriageModel, input: &FeatureInput<'_>, lang: Lang) -> Tr
     let (class, ground) = decide(&p, gates(input), &model.point);
     let top = input.hits.first().map_or("-", |h| h.article_id.as_str());
     let (basis, reason) = match (ground, class) {
+        (Ground::UrgentCue, _) => (
+            Basis::Cue,
+            super::rules::urgent_reason(input.signals)
+                .unwrap_or("urgent: cue")
+                .to_owned(),
+        ),
         (Ground::PersonRequested, _) => (
             Basis::Cue,
             format!("{class}: explicit request for a person"),
@@ -294,6 +308,7 @@ mod tests {
     }
 
     const OPEN: Gates = Gates {
+        urgent_cue: false,
         asks_person: false,
         small_talk: false,
         confident_article: true,
