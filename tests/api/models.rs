@@ -336,14 +336,14 @@ async fn real_llm_triage_gives_a_valid_class_or_a_logged_fallback() {
             "{class}"
         );
         assert!(
-            ["llm", "llm_overridden_by_rules", "rules"].contains(&source.as_str()),
+            ["llm", "llm_overridden_by_rules", "learned"].contains(&source.as_str()),
             "{source}"
         );
-        if source == "rules" {
+        if source == "learned" {
             assert!(
                 metrics.contains("ventana_llm_fallbacks_total{")
                     && metrics.contains("task=\"triage\""),
-                "a rules verdict with an LLM configured is a counted fall-back:\n{metrics}"
+                "the learned verdict with an LLM configured is a counted fall-back:\n{metrics}"
             );
         }
     }
