@@ -70,7 +70,12 @@ pub fn load(path: &Path) -> Result<TriageModel, ModelFileError> {
         }
         Err(e) => return Err(corrupt(path, e.to_string())),
     };
-    let envelope: Envelope = serde_json::from_slice(&bytes)
+    parse(path, &bytes)
+}
+
+/// The model in `bytes`, read from `path` (named in errors).
+pub fn parse(path: &Path, bytes: &[u8]) -> Result<TriageModel, ModelFileError> {
+    let envelope: Envelope = serde_json::from_slice(bytes)
         .map_err(|e| corrupt(path, format!("not a model file: {e}")))?;
     if envelope.format != FORMAT || envelope.format_version != FORMAT_VERSION {
         return Err(corrupt(

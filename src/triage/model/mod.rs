@@ -34,18 +34,25 @@ pub struct TriageConfig {
     /// `learned` (the model file, with the rule floor) or `rules` (the cue
     /// lists alone). `VENTANA_TRIAGE__CLASSIFIER`.
     pub classifier: Classifier,
-    /// The model file. `VENTANA_TRIAGE__MODEL`.
-    pub model: PathBuf,
+    /// A model file to use instead of the one built into the binary (the
+    /// repository's `models/triage.json` at build time).
+    /// `VENTANA_TRIAGE__MODEL`.
+    pub model: Option<PathBuf>,
 }
 
 impl Default for TriageConfig {
     fn default() -> Self {
         Self {
             classifier: Classifier::Learned,
-            model: PathBuf::from("models/triage.json"),
+            model: None,
         }
     }
 }
+
+/// The shipped model, built into the binary.
+const BUILT_IN: &[u8] = include_bytes!("../../../models/triage.json");
+/// Where the built-in model came from, for messages.
+pub const BUILT_IN_PATH: &str = "models/triage.json";
 
 /// Which classifier triages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
@@ -61,7 +68,10 @@ pub enum Classifier {
 pub fn load_configured(config: &TriageConfig) -> Result<Option<TriageModel>, ModelFileError> {
     match config.classifier {
         Classifier::Rules => Ok(None),
-        Classifier::Learned => file::load(&config.model).map(Some),
+        Classifier::Learned => match &config.model {
+            Some(path) => file::load(path).map(Some),
+            None => file::parse(std::path::Path::new(BUILT_IN_PATH), BUILT_IN).map(Some),
+        },
     }
 }
 
@@ -365,7 +375,7 @@ mod tests {
         };
         assert!(load_configured(&rules).unwrap().is_none());
         let missing = TriageConfig {
-            model: PathBuf::from("models/no-such-model.json"),
+            model: Some(PathBuf::from("models/no-such-model.json")),
             ..TriageConfig::default()
         };
         let error = load_configured(&missing).unwrap_err().to_string();
