@@ -10,7 +10,7 @@
 use std::path::Path;
 use std::time::Instant;
 
-use ventana::answer::{Bot, Inbound};
+use ventana::answer::Bot;
 use ventana::config::Config;
 use ventana::knowledge::KnowledgeBase;
 
@@ -61,13 +61,7 @@ async fn run() -> anyhow::Result<()> {
         let mut times = Vec::new();
         for round in 0..=ROUNDS {
             for case in &business.cases {
-                let inbound = Inbound {
-                    text: &case.text,
-                    history: &[],
-                    channel: case.channel,
-                    expected_answer_time: None,
-                    expected_answer: None,
-                };
+                let inbound = case.inbound();
                 let t = Instant::now();
                 let decision = bot.respond(kb.as_ref(), &inbound).await;
                 let ms = t.elapsed().as_secs_f64() * 1e3;

@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use regex::Regex;
 use serde::Deserialize;
 
+use crate::answer::Inbound;
 use crate::channels::model::Channel;
 use crate::triage::TriageClass;
 
@@ -48,6 +49,19 @@ pub struct Fact {
 impl Fact {
     pub fn is_in(&self, reply: &str) -> bool {
         self.regex.is_match(reply)
+    }
+}
+
+impl Case {
+    /// The case as a first customer turn (no history).
+    pub fn inbound(&self) -> Inbound<'_> {
+        Inbound {
+            text: &self.text,
+            history: &[],
+            channel: self.channel,
+            expected_answer_time: None,
+            expected_answer: None,
+        }
     }
 }
 

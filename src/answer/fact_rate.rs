@@ -12,33 +12,15 @@
 //! the bot sends now. `VENTANA_FACTS_VERBOSE=1` prints every miss,
 //! `VENTANA_FACTS_ONLY=<prefix>` keeps the cases whose id starts with it.
 
-use std::path::{Path, PathBuf};
-
-use serde::Deserialize;
+use std::path::PathBuf;
 
 use super::extractive::{DEFAULT_REPLY_CHARS, clean_markdown, trim_to};
 use super::prompts::TemplateId;
-use super::{AnswerSource, Inbound, Prompts, Retriever, reply, translation};
-use crate::channels::model::Channel;
+use super::{AnswerSource, Prompts, Retriever, reply, translation};
 use crate::config::Config;
+use crate::corpus::{Business, Case};
 use crate::knowledge::{Hit, KnowledgeBase};
-use crate::triage::{Lang, detect_language};
-
-#[derive(Deserialize)]
-struct Case {
-    id: String,
-    channel: Channel,
-    text: String,
-    expect: Expect,
-}
-
-#[derive(Deserialize)]
-struct Expect {
-    triage: String,
-    article: Option<String>,
-    #[serde(default)]
-    facts: Vec<String>,
-}
+use crate::triage::{Lang, TriageClass, detect_language};
 
 /// Cases counted and replies with every fact, before and after.
 #[derive(Default)]
@@ -77,28 +59,21 @@ impl Tally {
 #[ignore = "indexes every corpus business; run with --ignored"]
 async fn fact_rate_given_the_right_article() {
     let corpus = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("eval/corpus");
-    let mut businesses: Vec<PathBuf> = std::fs::read_dir(&corpus)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.join("cases.jsonl").exists())
-        .collect();
-    businesses.sort();
     let mut total = Tally::default();
-    for business in &businesses {
-        let name = business.file_name().unwrap().to_string_lossy().into_owned();
-        let tally = measure(business).await;
-        println!("{}", tally.line(&name));
+    for business in crate::corpus::read_corpus(&corpus).unwrap() {
+        let tally = measure(&business).await;
+        println!("{}", tally.line(&business.name));
         total.add(&tally);
     }
     println!("{}", total.line("all"));
 }
 
-async fn measure(business: &Path) -> Tally {
+async fn measure(business: &Business) -> Tally {
     let data = tempfile::tempdir().unwrap();
     let env = [
         (
             "VENTANA_KNOWLEDGE_DIR".to_owned(),
-            business.join("knowledge").display().to_string(),
+            business.knowledge.display().to_string(),
         ),
         (
             "VENTANA_DATA_DIR".to_owned(),
@@ -110,14 +85,12 @@ async fn measure(business: &Path) -> Tally {
     let prompts = Prompts::defaults();
     let verbose = std::env::var_os("VENTANA_FACTS_VERBOSE").is_some();
     let only = std::env::var("VENTANA_FACTS_ONLY").ok();
-    let text = std::fs::read_to_string(business.join("cases.jsonl")).unwrap();
     let mut tally = Tally::default();
-    for line in text.lines().filter(|l| !l.trim().is_empty()) {
-        let case: Case = serde_json::from_str(line).unwrap();
+    for case in &business.cases {
         let other = only
             .as_ref()
             .is_some_and(|prefix| !case.id.starts_with(prefix));
-        if other || case.expect.triage != "faq" || case.expect.facts.is_empty() {
+        if other || case.expect.triage != Some(TriageClass::Faq) || case.expect.facts.is_empty() {
             continue;
         }
         let hits = kb.search(&case.text, kb.top_k()).await.unwrap();
@@ -126,22 +99,29 @@ async fn measure(business: &Path) -> Tally {
             continue;
         }
         let before = best_passage_reply(&prompts, detect_language(&case.text), top);
-        let after = reply_now(kb.as_ref(), &prompts, &case, top).await;
+        let after = reply_now(kb.as_ref(), &prompts, case, top).await;
         tally.cases += 1;
         tally.chars_before += before.chars().count();
         tally.chars_after += after.chars().count();
-        let was = has_facts(&before, &case.expect.facts);
-        let ok = has_facts(&after, &case.expect.facts);
+        let was = case.expect.facts_in(&before) == Some(true);
+        let ok = case.expect.facts_in(&after) == Some(true);
         tally.before += usize::from(was);
         tally.after += usize::from(ok);
         if verbose && !ok {
             let mark = if was { "LOST" } else { "MISS" };
+            let facts: Vec<&str> = case
+                .expect
+                .facts
+                .iter()
+                .map(|f| f.pattern.as_str())
+                .collect();
             println!(
-                "{mark} {} {:?} | {}\n---\n{after}\n---",
-                case.id, case.expect.facts, case.text
+                "{mark} {} {facts:?} | {}\n---\n{after}\n---",
+                case.id, case.text
             );
         }
     }
+    drop(kb);
     tally
 }
 
@@ -161,26 +141,10 @@ fn best_passage_reply(prompts: &Prompts, lang: Lang, hit: &Hit) -> String {
 /// The extractive reply exactly as the bot builds it.
 async fn reply_now(kb: &dyn Retriever, prompts: &Prompts, case: &Case, top: &Hit) -> String {
     let lang = detect_language(&case.text);
-    let inbound = Inbound {
-        text: &case.text,
-        history: &[],
-        channel: case.channel,
-        expected_answer_time: None,
-        expected_answer: None,
-    };
+    let inbound = case.inbound();
     let composer = reply::Composer::new(prompts, lang, &inbound, DEFAULT_REPLY_CHARS);
     let article = translation::answering_article(kb, top, lang);
     composer
         .extractive_answer(top, article.as_deref(), AnswerSource::Extractive)
         .text
-}
-
-fn has_facts(text: &str, facts: &[String]) -> bool {
-    facts.iter().all(|fact| {
-        regex::RegexBuilder::new(fact)
-            .case_insensitive(true)
-            .build()
-            .unwrap()
-            .is_match(text)
-    })
 }

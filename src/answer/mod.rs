@@ -72,10 +72,7 @@ impl Retriever for KnowledgeBase {
     }
 
     fn translations(&self, id: &str) -> Vec<Arc<Article>> {
-        self.articles()
-            .into_iter()
-            .filter(|a| a.translation_of.as_deref() == Some(id))
-            .collect()
+        KnowledgeBase::translations_of(self, id)
     }
 }
 

@@ -208,7 +208,7 @@ pub async fn evaluate_with(
     for case in cases {
         let hits = kb.search_explained(&case.text, top).await?;
         let mut result = case_result(case, &hits);
-        let decision = bot.respond(kb.as_ref(), &super::folds::inbound(case)).await;
+        let decision = bot.respond(kb.as_ref(), &case.inbound()).await;
         let facts_matched = case
             .expect
             .facts_in(&decision.reply.text)

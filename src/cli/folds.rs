@@ -6,9 +6,9 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use crate::answer::{Bot, Inbound};
+use crate::answer::Bot;
 use crate::config::Config;
-use crate::corpus::{Business, Case};
+use crate::corpus::Business;
 use crate::knowledge::KnowledgeBase;
 use crate::triage::model::fit::{self, FitSettings, Sample};
 use crate::triage::model::tune::{self, Scored};
@@ -65,17 +65,6 @@ pub fn scratch_config(
     config
 }
 
-/// The inbound turn of a labelled case (no history).
-pub fn inbound(case: &Case) -> Inbound<'_> {
-    Inbound {
-        text: &case.text,
-        history: &[],
-        channel: case.channel,
-        expected_answer_time: None,
-        expected_answer: None,
-    }
-}
-
 /// Indexes the business's knowledge base and reads every labelled case.
 pub async fn prepare(
     config: &Config,
@@ -93,7 +82,7 @@ pub async fn prepare(
         let Some(class) = case.expect.triage else {
             continue;
         };
-        let reading = bot.read(kb.as_ref(), &inbound(case)).await;
+        let reading = bot.read(kb.as_ref(), &case.inbound()).await;
         let input = bot.feature_input(&case.text, &reading, &[]);
         let best = reading.hits.first().map(|h| h.article_id.as_str());
         let right_article = match case.expect.article.as_deref() {

@@ -45,13 +45,9 @@ pub async fn run(config: Config, corpus: &Path, args: &EvalArgs) -> anyhow::Resu
     let mut reader_config = config.clone();
     reader_config.triage.classifier = Classifier::Rules;
     let reader = Bot::from_config(&reader_config)?;
-    // Leave-one-out trains its own models: the configured file is only
-    // read for its operating point, and may be absent.
-    let configured = match Bot::from_config(&config) {
-        Ok(bot) => bot,
-        Err(_) if args.leave_one_out => reader.clone(),
-        Err(error) => return Err(error),
-    };
+    // With --leave-one-out the configured model only gives its layout,
+    // regularisation and operating point (reported); the folds train their own.
+    let configured = Bot::from_config(&config)?;
     let layout = match configured.triage_model() {
         Some(model) => model.layout.clone(),
         None => FeatureLayout::current(DEFAULT_LEXICAL_DIMS, 0),

@@ -214,6 +214,11 @@ impl KnowledgeBase {
         self.catalog().article(id).cloned()
     }
 
+    /// The articles that declare `translation_of: id` (a map lookup).
+    pub fn translations_of(&self, id: &str) -> Vec<Arc<Article>> {
+        self.catalog().translations_of(id)
+    }
+
     /// Every loaded article, sorted by id.
     pub fn articles(&self) -> Vec<Arc<Article>> {
         self.catalog().articles.clone()

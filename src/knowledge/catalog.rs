@@ -186,6 +186,8 @@ struct HeadWords {
 pub struct Catalog {
     pub articles: Vec<Arc<Article>>,
     pub by_id: HashMap<String, usize>,
+    /// Articles by the id they declare as `translation_of`.
+    translations: HashMap<String, Vec<usize>>,
     pub points: HashMap<u64, PointRef>,
     stems: Rows<u32>,
     grams: Rows<u8>,
@@ -392,6 +394,15 @@ impl Catalog {
             gram_ids,
             ..Catalog::default()
         };
+        for (index, article) in catalog.articles.iter().enumerate() {
+            if let Some(original) = &article.translation_of {
+                catalog
+                    .translations
+                    .entry(original.clone())
+                    .or_default()
+                    .push(index);
+            }
+        }
         let mut df: HashMap<u32, u32> = HashMap::new();
         for index in 0..catalog.articles.len() {
             let article = catalog.articles[index].clone();
@@ -484,6 +495,14 @@ impl Catalog {
 
     pub fn article(&self, id: &str) -> Option<&Arc<Article>> {
         self.by_id.get(id).map(|&i| &self.articles[i])
+    }
+
+    /// The articles that declare `translation_of: id`, in catalog order.
+    pub fn translations_of(&self, id: &str) -> Vec<Arc<Article>> {
+        self.translations
+            .get(id)
+            .map(|indices| indices.iter().map(|&i| self.articles[i].clone()).collect())
+            .unwrap_or_default()
     }
 
     /// Inverse document frequency of a stem, in nats; unseen stems get the

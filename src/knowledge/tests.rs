@@ -311,3 +311,31 @@ async fn an_index_built_for_another_embedding_size_is_a_clear_error() {
     // And the service starts again on it.
     KnowledgeBase::open(&sized("48")).await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn translations_are_found_by_their_original_id() {
+    let knowledge = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    write(
+        knowledge.path(),
+        "envios.md",
+        "Envíos",
+        "Enviamos a todo el país.",
+    );
+    std::fs::write(
+        knowledge.path().join("envios-en.md"),
+        "---\ntitle: Shipping\nlang: en\ntranslation_of: envios\n---\nWe ship nationwide.\n",
+    )
+    .unwrap();
+    let kb = KnowledgeBase::open(&config(knowledge.path(), data.path(), &[]))
+        .await
+        .unwrap();
+    let found: Vec<String> = kb
+        .translations_of("envios")
+        .iter()
+        .map(|a| a.id.clone())
+        .collect();
+    assert_eq!(found, ["envios-en"]);
+    assert!(kb.translations_of("envios-en").is_empty());
+    drop(kb);
+}

@@ -71,11 +71,16 @@ pub fn urgent_reason(s: &Signals) -> Option<&'static str> {
     Some(reason)
 }
 
+/// The customer asks for a person or a call-back (not how to reach one).
+pub fn asks_for_person(s: &Signals) -> bool {
+    s.any(&[Cue::PersonRequest, Cue::CallBack]) && !s.has(Cue::HowToReach)
+}
+
 /// The reason a person is needed, if a human cue is present. The
 /// "usually not covered" request types are reported separately because a
 /// confident article may override them.
 fn human_reason(s: &Signals) -> Option<&'static str> {
-    let asks_person = s.any(&[Cue::PersonRequest, Cue::CallBack]) && !s.has(Cue::HowToReach);
+    let asks_person = asks_for_person(s);
     let overdue = s.has(Cue::Never)
         || (s.has(Cue::StillNot) && s.waited_days.is_some_and(|d| d >= OVERDUE_AFTER_DAYS));
     let reason = if asks_person {

@@ -258,13 +258,14 @@ fn retrieval_block(hits: &[Hit], min_confidence: f32) -> Vec<f32> {
 
 /// The previous customer turn's cues and how long the conversation is.
 fn history_block(previous: &[&str]) -> Vec<f32> {
-    let mut block = match previous.last() {
-        Some(text) => cue_block(&crate::triage::cues::scan(text), text),
+    let last = previous
+        .last()
+        .map(|text| (crate::triage::cues::scan(text), *text));
+    let mut block = match &last {
+        Some((signals, text)) => cue_block(signals, text),
         None => vec![0.0; Cue::ALL.len() + SMALL_TALK.len() + CUE_EXTRAS.len()],
     };
-    let last_small_talk = previous
-        .last()
-        .is_some_and(|t| crate::triage::cues::scan(t).small_talk.is_some());
+    let last_small_talk = last.as_ref().is_some_and(|(s, _)| s.small_talk.is_some());
     block.push((previous.len().min(3) as f32) / 3.0);
     block.push(if last_small_talk { 1.0 } else { 0.0 });
     block

@@ -24,7 +24,6 @@ use serde::{Deserialize, Serialize};
 pub use features::{FeatureInput, FeatureLayout, SparseVector};
 pub use file::ModelFileError;
 
-use super::cues::Cue;
 use super::{Basis, Lang, Triage, TriageClass, TriageSource};
 
 /// How the bot triages (`[triage]`).
@@ -249,7 +248,7 @@ pub fn gates(input: &FeatureInput<'_>) -> Gates {
     let confident = top.is_some_and(|h| h.score >= input.min_confidence);
     Gates {
         urgent_cue: super::rules::urgent_reason(s).is_some(),
-        asks_person: s.any(&[Cue::PersonRequest, Cue::CallBack]) && !s.has(Cue::HowToReach),
+        asks_person: super::rules::asks_for_person(s),
         small_talk: s.small_talk.is_some(),
         confident_article: confident,
         escalate_article: confident && top.is_some_and(|h| h.escalate),
