@@ -204,3 +204,48 @@ pub fn choose_point(
     let scored = out_of_fold(layout, prepared, among, settings)?;
     Ok((tune::choose(&scored), scored))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::triage::model::features::DEFAULT_LEXICAL_DIMS;
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn every_case_is_scored_once_by_a_model_that_never_saw_its_business() {
+        let corpus = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("eval/corpus");
+        let businesses: Vec<Business> = crate::corpus::read_corpus(&corpus)
+            .unwrap()
+            .into_iter()
+            .take(2)
+            .collect();
+        let config = Config::load_from(None, Vec::<(String, String)>::new()).unwrap();
+        let mut reader_config = config.clone();
+        reader_config.triage.classifier = crate::triage::model::Classifier::Rules;
+        let bot = Bot::from_config(&reader_config).unwrap();
+        let layout = FeatureLayout::current(DEFAULT_LEXICAL_DIMS, 0);
+        let mut prepared = Vec::new();
+        for business in businesses {
+            prepared.push(prepare(&config, business, &bot, &layout).await.unwrap());
+        }
+        let settings = FitSettings {
+            max_iterations: 30,
+            ..FitSettings::default()
+        };
+        let (point, scored) = choose_point(&layout, &prepared, &[0, 1], settings).unwrap();
+        let cases: usize = prepared.iter().map(|p| p.items.len()).sum();
+        assert_eq!(scored.len(), cases);
+        // In `among` order: the first business's cases come first.
+        for (s, item) in scored.iter().zip(&prepared[0].items) {
+            assert_eq!(s.expected, item.sample.class);
+        }
+        assert!((0.1..=0.98).contains(&point.faq_min), "{point:?}");
+        let model = train_on(&layout, &prepared, &[1], settings, point, "test").unwrap();
+        assert_eq!(
+            model.provenance.businesses,
+            [prepared[1].business.name.clone()]
+        );
+        for p in prepared {
+            p.close();
+        }
+    }
+}
