@@ -160,10 +160,21 @@ impl KnowledgeBase {
         query: &str,
         limit: usize,
     ) -> anyhow::Result<Vec<ScoredHit>> {
+        Ok(self.search_embedded(query, limit).await?.0)
+    }
+
+    /// Like [`search_explained`](Self::search_explained), with the
+    /// message's dense vector when the dense signal is configured and its
+    /// call succeeded (the learned triage model reads it too).
+    pub async fn search_embedded(
+        &self,
+        query: &str,
+        limit: usize,
+    ) -> anyhow::Result<(Vec<ScoredHit>, Option<Vec<f32>>)> {
         let catalog = self.catalog();
         let prepared = prepare(&self.encoder, query);
-        if prepared.is_empty() || catalog.articles.is_empty() || limit == 0 {
-            return Ok(Vec::new());
+        if catalog.articles.is_empty() || limit == 0 {
+            return Ok((Vec::new(), None));
         }
         let dense = match &self.dense {
             Some(embedder) => match embedder.embed_query(query).await {
@@ -178,15 +189,18 @@ impl KnowledgeBase {
             },
             None => None,
         };
+        if prepared.is_empty() {
+            return Ok((Vec::new(), dense));
+        }
         let request = IndexQuery {
             sparse: query_vectors(&self.encoder, &catalog, &prepared),
-            dense,
+            dense: dense.clone(),
             prefetch_limit: PREFETCH_LIMIT,
             limit: FUSED_LIMIT,
         };
         let fused = self.index.query(request).await?;
         let ranked = rank(&catalog, &prepared, &fused, limit);
-        Ok(ranked
+        let hits = ranked
             .into_iter()
             .map(|r| {
                 let article = &catalog.articles[r.article];
@@ -206,7 +220,8 @@ impl KnowledgeBase {
                     features: r.features,
                 }
             })
-            .collect())
+            .collect();
+        Ok((hits, dense))
     }
 
     /// The article with this id (for `escalate` and `queue`).
@@ -245,6 +260,12 @@ impl KnowledgeBase {
 
     pub fn knowledge_dir(&self) -> &Path {
         &self.knowledge_dir
+    }
+
+    /// How customer messages are embedded, when they are
+    /// ([`DenseEmbedder::query_fingerprint`]).
+    pub fn query_embedding(&self) -> Option<String> {
+        self.dense.as_ref().map(DenseEmbedder::query_fingerprint)
     }
 
     /// The dense signal's model, size and how many searches had to go on

@@ -141,12 +141,21 @@ impl DenseEmbedder {
     /// Everything that changes a stored passage's vector: a change in any
     /// of it re-embeds the knowledge base.
     pub fn fingerprint(&self) -> String {
-        let d = &self.document;
+        self.side_fingerprint(&self.document)
+    }
+
+    /// Everything that changes a customer message's vector: a triage
+    /// model trained on these vectors reads only vectors made the same way.
+    pub fn query_fingerprint(&self) -> String {
+        self.side_fingerprint(&self.query)
+    }
+
+    fn side_fingerprint(&self, side: &Side) -> String {
         format!(
             "{}|{}|{}|{}",
-            d.model,
-            d.prefix,
-            d.input_type.as_deref().unwrap_or(""),
+            side.model,
+            side.prefix,
+            side.input_type.as_deref().unwrap_or(""),
             self.requested_dimensions.unwrap_or(0)
         )
     }
