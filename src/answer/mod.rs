@@ -49,6 +49,16 @@ pub trait Retriever: Send + Sync {
     /// Top passages for `query`, best first.
     async fn search(&self, query: &str, limit: usize) -> anyhow::Result<Vec<Hit>>;
 
+    /// [`search`](Self::search) plus the query's dense vector, when the
+    /// retriever embeds queries.
+    async fn search_embedded(
+        &self,
+        query: &str,
+        limit: usize,
+    ) -> anyhow::Result<(Vec<Hit>, Option<Vec<f32>>)> {
+        Ok((self.search(query, limit).await?, None))
+    }
+
     /// The whole article a hit came from, so an extractive reply can quote
     /// any of its sections; `None` quotes the hit's passage alone.
     fn article(&self, _id: &str) -> Option<Arc<Article>> {
@@ -65,6 +75,15 @@ pub trait Retriever: Send + Sync {
 impl Retriever for KnowledgeBase {
     async fn search(&self, query: &str, limit: usize) -> anyhow::Result<Vec<Hit>> {
         KnowledgeBase::search(self, query, limit).await
+    }
+
+    async fn search_embedded(
+        &self,
+        query: &str,
+        limit: usize,
+    ) -> anyhow::Result<(Vec<Hit>, Option<Vec<f32>>)> {
+        let (scored, vector) = KnowledgeBase::search_embedded(self, query, limit).await?;
+        Ok((scored.into_iter().map(|s| s.hit).collect(), vector))
     }
 
     fn article(&self, id: &str) -> Option<Arc<Article>> {
@@ -86,6 +105,9 @@ pub struct Reading {
     pub hits: Vec<Hit>,
     /// The conversation's previous customer turns, oldest first.
     pub previous: Vec<String>,
+    /// The retrieval query's dense vector, when embeddings are configured
+    /// and the call succeeded.
+    pub embedding: Option<Vec<f32>>,
 }
 
 /// Tuning for the bot.
@@ -228,6 +250,9 @@ pub struct Bot {
     settings: BotSettings,
     /// The learned triage model; `None` triages with the rules alone.
     triage_model: Option<Arc<TriageModel>>,
+    /// The built-in lexical model, for turns whose embedding a model
+    /// trained with embeddings lacks (the call failed or timed out).
+    without_embedding: Option<Arc<TriageModel>>,
 }
 
 impl Bot {
@@ -237,11 +262,16 @@ impl Bot {
             llm: llm.map(Arc::new),
             settings,
             triage_model: None,
+            without_embedding: None,
         }
     }
 
     /// The same bot triaging with `model` (`None`: the rules alone).
     pub fn with_triage_model(mut self, model: Option<Arc<TriageModel>>) -> Self {
+        self.without_embedding = model
+            .as_ref()
+            .filter(|m| m.layout.embedding_dims > 0)
+            .map(|_| Arc::new(triage::model::built_in()));
         self.triage_model = model;
         self
     }
@@ -263,7 +293,16 @@ impl Bot {
             },
             ..BotSettings::default()
         };
-        let model = crate::triage::model::load_configured(&config.triage)?;
+        let embeddings = crate::knowledge::dense::DenseEmbedder::from_config(&config.embeddings)
+            .map(|d| d.query_fingerprint());
+        let model = crate::triage::model::load_configured(&config.triage, embeddings.as_deref())?;
+        if let Some(model) = &model {
+            tracing::info!(
+                reads_embeddings = model.embeddings.as_deref().unwrap_or("none"),
+                configured_embeddings = embeddings.as_deref().unwrap_or("none"),
+                "triage model loaded"
+            );
+        }
         Ok(Self::new(prompts, llm, settings).with_triage_model(model.map(Arc::new)))
     }
 
@@ -277,15 +316,15 @@ impl Bot {
         let lang = detect_language(&context::language_sample(inbound.text, inbound.history));
         let signals = triage::cues::scan(inbound.text);
         let (query, query_scope) = context::retrieval_query(inbound.text, inbound.history);
-        let hits = if signals.small_talk.is_some() {
-            Vec::new()
+        let (hits, embedding) = if signals.small_talk.is_some() {
+            (Vec::new(), None)
         } else {
-            match retriever.search(&query, self.settings.top_k).await {
-                Ok(hits) => hits,
+            match retriever.search_embedded(&query, self.settings.top_k).await {
+                Ok(found) => found,
                 Err(error) => {
                     metrics::counter!("ventana_retrieval_errors_total").increment(1);
                     tracing::warn!(%error, "retrieval failed; treating the turn as not covered");
-                    Vec::new()
+                    (Vec::new(), None)
                 }
             }
         };
@@ -301,6 +340,7 @@ impl Bot {
             query_scope,
             hits,
             previous,
+            embedding,
         }
     }
 
@@ -317,7 +357,7 @@ impl Bot {
             previous,
             hits: &reading.hits,
             min_confidence: self.settings.policy.min_confidence,
-            embedding: None,
+            embedding: reading.embedding.as_deref(),
         }
     }
 
@@ -329,6 +369,13 @@ impl Bot {
             Some(model) => {
                 let previous: Vec<&str> = reading.previous.iter().map(String::as_str).collect();
                 let input = self.feature_input(inbound.text, &reading, &previous);
+                let model = match &self.without_embedding {
+                    Some(lexical) if !model.reads(&input) => {
+                        metrics::counter!("ventana_triage_without_embedding_total").increment(1);
+                        lexical
+                    }
+                    _ => model,
+                };
                 triage::model::classify(model, &input, lang)
             }
             None => triage::decide(&reading.signals, lang, &reading.hits, &self.settings.policy),

@@ -34,6 +34,9 @@ struct FakeRetriever {
     fail: bool,
     /// Whole articles, for replies that quote any section.
     articles: Vec<Arc<Article>>,
+    /// The query vector `search_embedded` gives, as an embedding
+    /// retriever would.
+    embedding: Option<Vec<f32>>,
 }
 
 impl FakeRetriever {
@@ -43,6 +46,7 @@ impl FakeRetriever {
             queries: Mutex::new(Vec::new()),
             fail: false,
             articles: Vec::new(),
+            embedding: None,
         }
     }
     fn with_articles(mut self, articles: &[(&str, &str)]) -> Self {
@@ -65,6 +69,13 @@ impl Retriever for FakeRetriever {
             anyhow::bail!("index unavailable");
         }
         Ok(self.hits.iter().take(limit).cloned().collect())
+    }
+    async fn search_embedded(
+        &self,
+        query: &str,
+        limit: usize,
+    ) -> anyhow::Result<(Vec<Hit>, Option<Vec<f32>>)> {
+        Ok((self.search(query, limit).await?, self.embedding.clone()))
     }
     fn article(&self, id: &str) -> Option<Arc<Article>> {
         self.articles.iter().find(|a| a.id == id).cloned()
@@ -590,4 +601,44 @@ async fn escalated_articles_share_the_facts_asked_and_the_follow_up() {
         "{text}"
     );
     assert!(text.contains("Una persona"), "{text}");
+}
+
+/// The built-in model with an embedding block of `dims` whose first
+/// component pushes hard towards urgent.
+fn model_reading_embeddings(dims: usize) -> crate::triage::model::TriageModel {
+    use crate::triage::model::fit::{CLASS_ORDER, class_index};
+    let mut model = crate::triage::model::built_in();
+    let rows = model.layout.len();
+    model.layout.embedding_dims = dims;
+    model
+        .weights
+        .extend(std::iter::repeat_n(0.0, dims * CLASS_ORDER.len()));
+    model.weights[rows * CLASS_ORDER.len() + class_index(TriageClass::Urgent)] = 50.0;
+    model.embeddings = Some("e5|query: |query|4".into());
+    model
+}
+
+#[tokio::test]
+async fn a_model_that_reads_embeddings_uses_the_vector_and_falls_back_without_it() {
+    let question = "¿Cuánto tarda el envío a Valparaíso?";
+    let lexical = bot().with_triage_model(Some(Arc::new(crate::triage::model::built_in())));
+    let with_vectors = bot().with_triage_model(Some(Arc::new(model_reading_embeddings(4))));
+
+    let mut kb = FakeRetriever::new(vec![hit("envios", SHIPPING, 0.9)]);
+    let baseline = lexical.respond(&kb, &inbound(question, &[])).await;
+    assert_eq!(baseline.triage.class, TriageClass::Faq);
+
+    // The vector reaches the model: its urgent-leaning component decides.
+    kb.embedding = Some(vec![1.0, 0.0, 0.0, 0.0]);
+    let read = with_vectors.respond(&kb, &inbound(question, &[])).await;
+    assert_eq!(read.triage.class, TriageClass::Urgent);
+
+    // No vector (the embedding call failed or timed out), or one of
+    // another size: the built-in lexical model decides, as it would alone.
+    for missing in [None, Some(vec![1.0, 0.0])] {
+        kb.embedding = missing;
+        let fallback = with_vectors.respond(&kb, &inbound(question, &[])).await;
+        assert_eq!(fallback.triage.class, baseline.triage.class);
+        assert_eq!(fallback.triage.confidence, baseline.triage.confidence);
+    }
 }

@@ -10,6 +10,7 @@ use crate::answer::Bot;
 use crate::config::Config;
 use crate::corpus::Business;
 use crate::knowledge::KnowledgeBase;
+use crate::knowledge::dense::DenseEmbedder;
 use crate::triage::model::fit::{self, FitSettings, Sample};
 use crate::triage::model::tune::{self, Scored};
 use crate::triage::model::{
@@ -30,6 +31,8 @@ pub struct Prepared {
     pub business: Business,
     pub kb: Arc<KnowledgeBase>,
     pub items: Vec<Item>,
+    /// The message embedding the features hold, if any.
+    pub embeddings: Option<String>,
     scratch: PathBuf,
 }
 
@@ -65,6 +68,16 @@ pub fn scratch_config(
     config
 }
 
+/// The layout to train: `lexical_dims` buckets, plus the configured
+/// embeddings' vector (asked of the endpoint) when there are embeddings.
+pub async fn layout_for(config: &Config, lexical_dims: usize) -> anyhow::Result<FeatureLayout> {
+    let dims = match DenseEmbedder::from_config(&config.embeddings) {
+        Some(embedder) => embedder.discover_dimension().await?,
+        None => 0,
+    };
+    Ok(FeatureLayout::current(lexical_dims, dims))
+}
+
 /// Indexes the business's knowledge base and reads every labelled case.
 pub async fn prepare(
     config: &Config,
@@ -77,6 +90,7 @@ pub async fn prepare(
     for error in kb.load_errors() {
         eprintln!("warning: {}: {error}", business.name);
     }
+    let embeddings = kb.query_embedding().filter(|_| layout.embedding_dims > 0);
     let mut items = Vec::with_capacity(business.cases.len());
     for case in &business.cases {
         let Some(class) = case.expect.triage else {
@@ -84,6 +98,19 @@ pub async fn prepare(
         };
         let reading = bot.read(kb.as_ref(), &case.inbound()).await;
         let input = bot.feature_input(&case.text, &reading, &[]);
+        // Small talk is not searched, so it has no vector; the greeting
+        // floor decides it in service.
+        anyhow::ensure!(
+            layout.embedding_dims == 0
+                || reading.signals.small_talk.is_some()
+                || input
+                    .embedding
+                    .is_some_and(|v| v.len() == layout.embedding_dims),
+            "{}: case {}: the embeddings endpoint gave no vector of size {} (see the warnings above)",
+            business.name,
+            case.id,
+            layout.embedding_dims
+        );
         let best = reading.hits.first().map(|h| h.article_id.as_str());
         let right_article = match case.expect.article.as_deref() {
             Some(want) => best == Some(want),
@@ -102,6 +129,7 @@ pub async fn prepare(
         business,
         kb,
         items,
+        embeddings,
         scratch,
     })
 }
@@ -128,7 +156,9 @@ pub fn train_on(
         alpha: settings.alpha,
         point_chosen_by: point_chosen_by.to_owned(),
     };
-    fit::train(layout, &samples, settings, point, provenance)
+    let mut model = fit::train(layout, &samples, settings, point, provenance)?;
+    model.embeddings = among.first().and_then(|&b| prepared[b].embeddings.clone());
+    Ok(model)
 }
 
 /// `model`'s scores for the cases of business `b`.
@@ -244,6 +274,69 @@ mod tests {
             model.provenance.businesses,
             [prepared[1].business.name.clone()]
         );
+        for p in prepared {
+            p.close();
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_model_trained_with_embeddings_reads_them_and_names_them() {
+        use crate::testkit::fake_openai::FakeOpenAi;
+        use crate::triage::model::{ModelFileError, TriageConfig, load_configured};
+        let fake = FakeOpenAi::start().await;
+        let corpus = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("eval/corpus");
+        let business = crate::corpus::read_corpus(&corpus)
+            .unwrap()
+            .into_iter()
+            .next()
+            .unwrap();
+        let mut config = Config::load_from(None, Vec::<(String, String)>::new()).unwrap();
+        config.embeddings.base_url = Some(fake.base_url());
+        config.embeddings.model = Some("e5".into());
+        config.embeddings.query_input_type = Some("query".into());
+        let mut reader_config = config.clone();
+        reader_config.triage.classifier = crate::triage::model::Classifier::Rules;
+        let bot = Bot::from_config(&reader_config).unwrap();
+        let layout = layout_for(&config, 256).await.unwrap();
+        assert!(layout.embedding_dims > 0, "{layout:?}");
+        let prepared = vec![prepare(&config, business, &bot, &layout).await.unwrap()];
+        let fingerprint = prepared[0].embeddings.clone().expect("fingerprint");
+        assert!(fingerprint.starts_with("e5|"), "{fingerprint}");
+        let settings = FitSettings {
+            max_iterations: 20,
+            ..FitSettings::default()
+        };
+        let model = train_on(
+            &layout,
+            &prepared,
+            &[0],
+            settings,
+            OperatingPoint::default(),
+            "test",
+        )
+        .unwrap();
+        assert_eq!(model.embeddings.as_deref(), Some(fingerprint.as_str()));
+        assert_eq!(model.layout.embedding_dims, layout.embedding_dims);
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("model.json");
+        crate::triage::model::file::save(&model, &path).unwrap();
+        let triage = TriageConfig {
+            model: Some(path.clone()),
+            ..TriageConfig::default()
+        };
+        let loaded = load_configured(&triage, Some(&fingerprint))
+            .unwrap()
+            .unwrap();
+        assert_eq!(loaded.embeddings, model.embeddings);
+        // Without those embeddings configured, the service refuses the file.
+        for configured in [None, Some("other-model|||384")] {
+            let err = load_configured(&triage, configured).unwrap_err();
+            assert!(
+                matches!(&err, ModelFileError::Embeddings { path: p, .. } if *p == path),
+                "{err}"
+            );
+        }
         for p in prepared {
             p.close();
         }

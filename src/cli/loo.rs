@@ -25,7 +25,7 @@ use crate::answer::Bot;
 use crate::config::Config;
 use crate::triage::model::features::DEFAULT_LEXICAL_DIMS;
 use crate::triage::model::fit::FitSettings;
-use crate::triage::model::{Classifier, FeatureLayout, OperatingPoint, tune};
+use crate::triage::model::{Classifier, OperatingPoint, tune};
 
 /// The figures each business reports, and their mean and worst.
 const KEYS: [&str; 8] = [
@@ -48,10 +48,10 @@ pub async fn run(config: Config, corpus: &Path, args: &EvalArgs) -> anyhow::Resu
     // With --leave-one-out the configured model only gives its layout,
     // regularisation and operating point (reported); the folds train their own.
     let configured = Bot::from_config(&config)?;
-    let layout = match configured.triage_model() {
-        Some(model) => model.layout.clone(),
-        None => FeatureLayout::current(DEFAULT_LEXICAL_DIMS, 0),
-    };
+    let lexical_dims = configured
+        .triage_model()
+        .map_or(DEFAULT_LEXICAL_DIMS, |m| m.layout.lexical_dims);
+    let layout = folds::layout_for(&config, lexical_dims).await?;
     let shipped_point = configured.triage_model().map(|m| m.point);
     let mut prepared = Vec::new();
     for business in businesses {

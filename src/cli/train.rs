@@ -15,7 +15,7 @@ use crate::answer::Bot;
 use crate::config::Config;
 use crate::triage::model::features::DEFAULT_LEXICAL_DIMS;
 use crate::triage::model::fit::FitSettings;
-use crate::triage::model::{Classifier, FeatureLayout, file, tune};
+use crate::triage::model::{Classifier, file, tune};
 
 use super::folds;
 
@@ -51,7 +51,7 @@ pub async fn run(config: Config, args: TrainArgs) -> anyhow::Result<ExitCode> {
     let mut reader_config = config.clone();
     reader_config.triage.classifier = Classifier::Rules;
     let bot = Bot::from_config(&reader_config)?;
-    let layout = FeatureLayout::current(args.lexical_dims, 0);
+    let layout = folds::layout_for(&config, args.lexical_dims).await?;
     let mut prepared = Vec::new();
     for business in businesses {
         prepared.push(folds::prepare(&config, business, &bot, &layout).await?);

@@ -34,6 +34,14 @@ pub enum ModelFileError {
         "triage model {path}: trained for another feature layout ({reason}); rebuild it with `{REBUILD}`"
     )]
     Layout { path: PathBuf, reason: String },
+    #[error(
+        "triage model {path}: trained on the message embeddings `{trained}`, but the configured embeddings are `{configured}`; configure those embeddings, or train a model for yours with `ventana train --corpus eval/corpus --out FILE` and set triage.model"
+    )]
+    Embeddings {
+        path: PathBuf,
+        trained: String,
+        configured: String,
+    },
     #[error("triage model {path}: cannot write it: {reason}")]
     Write { path: PathBuf, reason: String },
 }
@@ -153,6 +161,7 @@ mod tests {
                 alpha: 0.1,
                 point_chosen_by: "test".into(),
             },
+            embeddings: None,
         }
     }
 

@@ -93,6 +93,7 @@ pub fn train(
         intercept,
         point,
         provenance,
+        embeddings: None,
     })
 }
 

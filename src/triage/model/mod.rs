@@ -52,6 +52,10 @@ impl Default for TriageConfig {
 const BUILT_IN: &[u8] = include_bytes!("../../../models/triage.json");
 /// Where the built-in model came from, for messages.
 pub const BUILT_IN_PATH: &str = "models/triage.json";
+/// The shipped model that also reads multilingual-e5-small vectors, used
+/// when the configured embeddings are the ones it was trained with.
+const BUILT_IN_E5: &[u8] = include_bytes!("../../../models/triage-e5.json");
+pub const BUILT_IN_E5_PATH: &str = "models/triage-e5.json";
 
 /// Which classifier triages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
@@ -61,16 +65,45 @@ pub enum Classifier {
     Rules,
 }
 
-/// The configured model, or `None` when triage uses the rules alone. A
-/// missing, corrupt or foreign file is an error that names the file and the
-/// command that rebuilds it.
-pub fn load_configured(config: &TriageConfig) -> Result<Option<TriageModel>, ModelFileError> {
-    match config.classifier {
-        Classifier::Rules => Ok(None),
-        Classifier::Learned => match &config.model {
-            Some(path) => file::load(path).map(Some),
-            None => file::parse(std::path::Path::new(BUILT_IN_PATH), BUILT_IN).map(Some),
-        },
+/// The built-in model that reads no embeddings.
+pub fn built_in() -> TriageModel {
+    file::parse(std::path::Path::new(BUILT_IN_PATH), BUILT_IN)
+        .expect("the built-in triage model is checked by the tests")
+}
+
+/// The configured model, or `None` when triage uses the rules alone.
+/// `embeddings` is the configured message embedding
+/// ([`DenseEmbedder::query_fingerprint`](crate::knowledge::dense::DenseEmbedder::query_fingerprint)),
+/// if any: without a `triage.model`, the built-in model trained on those
+/// vectors is used when there is one. A missing, corrupt or foreign file,
+/// or a model trained on embeddings that are not configured, is an error
+/// that names the file and the command that rebuilds it.
+pub fn load_configured(
+    config: &TriageConfig,
+    embeddings: Option<&str>,
+) -> Result<Option<TriageModel>, ModelFileError> {
+    let (path, model) = match (config.classifier, &config.model) {
+        (Classifier::Rules, _) => return Ok(None),
+        (Classifier::Learned, Some(path)) => (path.clone(), file::load(path)?),
+        (Classifier::Learned, None) => {
+            let e5_path = std::path::Path::new(BUILT_IN_E5_PATH);
+            let e5 = file::parse(e5_path, BUILT_IN_E5)?;
+            if embeddings.is_some() && e5.embeddings.as_deref() == embeddings {
+                (e5_path.to_owned(), e5)
+            } else {
+                (PathBuf::from(BUILT_IN_PATH), built_in())
+            }
+        }
+    };
+    match (&model.embeddings, embeddings) {
+        (Some(trained), configured) if Some(trained.as_str()) != configured => {
+            Err(ModelFileError::Embeddings {
+                path,
+                trained: trained.clone(),
+                configured: configured.unwrap_or("none").to_owned(),
+            })
+        }
+        _ => Ok(Some(model)),
     }
 }
 
@@ -197,6 +230,10 @@ pub struct TriageModel {
     pub point: OperatingPoint,
     /// Where the model came from.
     pub provenance: Provenance,
+    /// The message embedding it reads (the embedder's query fingerprint),
+    /// `None` when it reads none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub embeddings: Option<String>,
 }
 
 /// What a model was trained on and how.
@@ -232,6 +269,15 @@ impl TriageModel {
             urgent: at(TriageClass::Urgent),
             human: at(TriageClass::Human),
         }
+    }
+
+    /// Whether the model can read this input: a model trained with
+    /// embeddings needs the message's vector, of its size.
+    pub fn reads(&self, input: &FeatureInput<'_>) -> bool {
+        self.layout.embedding_dims == 0
+            || input
+                .embedding
+                .is_some_and(|v| v.len() == self.layout.embedding_dims)
     }
 
     /// The same model with another operating point.
@@ -360,7 +406,7 @@ mod tests {
     #[test]
     fn the_configured_model_loads_and_a_missing_one_stops_the_start() {
         let shipped = TriageConfig::default();
-        let model = load_configured(&shipped)
+        let model = load_configured(&shipped, None)
             .expect("the shipped model file loads")
             .expect("learned is the default");
         assert!(
@@ -368,16 +414,33 @@ mod tests {
             "{:?}",
             model.provenance
         );
+        assert_eq!(model.layout.embedding_dims, 0);
+        // With the embeddings the second built-in model was trained on,
+        // that model is chosen; with any others, the lexical one.
+        let e5 = file::parse(std::path::Path::new(BUILT_IN_E5_PATH), BUILT_IN_E5).unwrap();
+        let trained_on = e5
+            .embeddings
+            .clone()
+            .expect("the e5 model names its embeddings");
+        let chosen = load_configured(&shipped, Some(&trained_on))
+            .unwrap()
+            .unwrap();
+        assert!(chosen.layout.embedding_dims > 0);
+        assert_eq!(chosen.embeddings.as_deref(), Some(trained_on.as_str()));
+        let other = load_configured(&shipped, Some("another-model|||768"))
+            .unwrap()
+            .unwrap();
+        assert_eq!(other.layout.embedding_dims, 0);
         let rules = TriageConfig {
             classifier: Classifier::Rules,
             ..TriageConfig::default()
         };
-        assert!(load_configured(&rules).unwrap().is_none());
+        assert!(load_configured(&rules, None).unwrap().is_none());
         let missing = TriageConfig {
             model: Some(PathBuf::from("models/no-such-model.json")),
             ..TriageConfig::default()
         };
-        let error = load_configured(&missing).unwrap_err().to_string();
+        let error = load_configured(&missing, None).unwrap_err().to_string();
         assert!(error.contains("models/no-such-model.json"), "{error}");
         assert!(error.contains("ventana train --corpus"), "{error}");
     }
