@@ -276,6 +276,7 @@ impl Bot {
         self
     }
 
+    /// The learned model that triages, `None` with the rules alone.
     pub fn triage_model(&self) -> Option<&TriageModel> {
         self.triage_model.as_deref()
     }

@@ -214,6 +214,38 @@ async fn real_embeddings_index_and_search_the_demo_knowledge_base() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn real_embeddings_reach_the_triage_model_trained_on_them() {
+    let Some(url) = server("VENTANA_TEST_EMBEDDINGS_URL") else {
+        return;
+    };
+    let knowledge = Path::new(env!("CARGO_MANIFEST_DIR")).join("knowledge");
+    let data = tempfile::tempdir().unwrap();
+    let mut env = Vec::new();
+    with_embeddings(&mut env, &url);
+    let config = kb_config(&knowledge, data.path(), env);
+    let kb = KnowledgeBase::open(&config).await.unwrap();
+    // Configured as the README says, the built-in e5 model is chosen.
+    let bot = Bot::from_config(&config).unwrap();
+    let model = bot.triage_model().expect("learned is the default");
+    assert!(model.embeddings.is_some(), "{:?}", model.provenance);
+    assert_eq!(model.layout.embedding_dims, 384);
+    let inbound = Inbound {
+        text: "quanto tempo demora a entrega?",
+        history: &[],
+        channel: Channel::Whatsapp,
+        expected_answer_time: None,
+        expected_answer: None,
+    };
+    let reading = bot.read(kb.as_ref(), &inbound).await;
+    let vector = reading
+        .embedding
+        .as_deref()
+        .expect("the message was embedded");
+    assert_eq!(vector.len(), 384);
+    assert!(model.reads(&bot.feature_input(inbound.text, &reading, &[])));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn real_embeddings_refuse_another_size_and_keep_the_index() {
     let Some(url) = server("VENTANA_TEST_EMBEDDINGS_URL") else {
         return;
