@@ -16,8 +16,8 @@ use tokio_util::sync::CancellationToken;
 use ventana::conversation::Clock;
 use ventana::escalation::EscalationConfig;
 use ventana::scheduler::{Scheduler, SchedulerTexts};
-use ventana::startup::Signals;
 use ventana::store::{EscalationFilter, EscalationState, Store, to_ms};
+use ventana::wakeups::Wakeups;
 
 const ESCALATIONS: usize = 100_000;
 const DUE: usize = 2_000;
@@ -63,7 +63,7 @@ async fn run(name: &str, url: &str) -> anyhow::Result<()> {
         policies,
         Arc::new(SchedulerTexts::defaults()),
         Clock::system(),
-        Arc::new(Signals::default()),
+        Arc::new(Wakeups::default()),
     );
     // Fresh planner statistics, as autovacuum would have after a bulk load.
     if url.starts_with("postgres") {

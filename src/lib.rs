@@ -50,4 +50,5 @@ pub mod store;
 pub mod telemetry;
 pub mod testkit;
 pub mod triage;
+pub mod wakeups;
 pub mod worker;

@@ -10,7 +10,6 @@ use std::time::Duration;
 
 use anyhow::Context;
 use tokio::net::TcpListener;
-use tokio::sync::{Notify, broadcast};
 use tokio_util::sync::CancellationToken;
 
 use crate::answer::Bot;
@@ -22,32 +21,11 @@ use crate::http::AppState;
 use crate::knowledge::KnowledgeBase;
 use crate::pipeline::{BotResponder, Pipeline};
 use crate::scheduler::{Notifier, Scheduler};
-use crate::store::{GroupCommit, IntakeWriter, OutboxRow, Store};
+use crate::store::{GroupCommit, IntakeWriter, Store};
+use crate::wakeups::Wakeups;
 
 /// How long shutdown waits for workers to finish what they started.
 const WORKER_DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// Wake-ups between the parts of the application, so workers react at once
-/// instead of waiting for their next poll.
-#[derive(Debug)]
-pub struct Signals {
-    /// New inbound messages were committed.
-    pub inbox: Notify,
-    /// New outbox rows were committed.
-    pub outbox: Notify,
-    /// Messages "sent" on the local sandbox channel (`ventana chat`).
-    pub sandbox: broadcast::Sender<OutboxRow>,
-}
-
-impl Default for Signals {
-    fn default() -> Self {
-        Self {
-            inbox: Notify::new(),
-            outbox: Notify::new(),
-            sandbox: broadcast::channel(256).0,
-        }
-    }
-}
 
 /// A built application, ready to run.
 pub struct Application {
@@ -77,7 +55,7 @@ impl Application {
             .with_group_commit(GroupCommit::default());
         let knowledge = KnowledgeBase::open(&config).await?;
         let graph = Arc::new(GraphClient::from_config(&config.meta, &config.sender)?);
-        let signals = Arc::new(Signals::default());
+        let signals = Arc::new(Wakeups::default());
         let sender_health = Arc::new(SenderHealth::default());
         let config = Arc::new(config);
         let sender = Sender::new(

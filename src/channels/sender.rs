@@ -32,8 +32,8 @@ use super::model::Channel;
 use super::outbound::OutboundBody;
 use crate::config::SenderConfig;
 use crate::conversation::Clock;
-use crate::startup::Signals;
 use crate::store::{OutboxRow, OutboxState, SendFailure, Store};
+use crate::wakeups::Wakeups;
 
 /// Longest a claimed row may stay `sending`. Longer than the Graph client's
 /// request timeout, so a live sender always finishes first.
@@ -83,7 +83,7 @@ pub struct Sender {
     config: SenderConfig,
     clock: Clock,
     health: Arc<SenderHealth>,
-    signals: Arc<Signals>,
+    signals: Arc<Wakeups>,
     lease: Duration,
     last_stale_check: Arc<AtomicI64>,
     /// One permit per send in flight (`sender.concurrency`).
@@ -99,7 +99,7 @@ impl Sender {
         config: SenderConfig,
         clock: Clock,
         health: Arc<SenderHealth>,
-        signals: Arc<Signals>,
+        signals: Arc<Wakeups>,
     ) -> Self {
         let lease = Duration::milliseconds(config.lease_ms as i64);
         Self {

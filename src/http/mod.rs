@@ -23,8 +23,8 @@ use crate::channels::sender::SenderHealth;
 use crate::config::Config;
 use crate::conversation::Clock;
 use crate::knowledge::KnowledgeBase;
-use crate::startup::Signals;
 use crate::store::Store;
+use crate::wakeups::Wakeups;
 
 /// Every request gets an answer within this time; webhooks answer in
 /// milliseconds, so only a stuck database would reach it.
@@ -37,7 +37,7 @@ pub struct AppState {
     pub store: Store,
     pub knowledge: Arc<KnowledgeBase>,
     pub clock: Clock,
-    pub signals: Arc<Signals>,
+    pub signals: Arc<Wakeups>,
     pub sender_health: Arc<SenderHealth>,
     /// Queues, SLAs, hours and templates, compiled once at start.
     pub policies: Arc<crate::escalation::Policies>,

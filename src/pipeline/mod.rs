@@ -27,11 +27,11 @@ use crate::config::{Config, PipelineConfig};
 use crate::conversation::Clock;
 use crate::escalation::open::{CaseOutlook, CaseTriage, open_case, plan_case};
 use crate::escalation::{Policies, Priority};
-use crate::startup::Signals;
 use crate::store::{
     self, ConversationRow, NewOutbound, NewTurn, OutboxState, Owner, PendingMessage, Store,
 };
 use crate::triage::Lang;
+use crate::wakeups::Wakeups;
 
 /// Poll interval when nothing signals new messages (other instances).
 const IDLE_POLL: StdDuration = StdDuration::from_millis(250);
@@ -47,7 +47,7 @@ pub struct Pipeline {
     responder: Arc<dyn Responder>,
     config: PipelineConfig,
     clock: Clock,
-    signals: Arc<Signals>,
+    signals: Arc<Wakeups>,
     permits: Arc<Semaphore>,
     policies: Arc<Policies>,
     /// Time limit for deciding one turn ([`Config::turn_time_limit`]).
@@ -72,7 +72,7 @@ impl Pipeline {
         responder: Arc<dyn Responder>,
         config: &Config,
         clock: Clock,
-        signals: Arc<Signals>,
+        signals: Arc<Wakeups>,
         policies: Arc<Policies>,
         graph: Arc<GraphClient>,
     ) -> Self {

@@ -41,7 +41,6 @@ use crate::config::Config;
 use crate::conversation::Clock;
 use crate::conversation::window::WindowState;
 use crate::escalation::{Policies, TemplateCategory, TemplatePurpose};
-use crate::startup::Signals;
 use crate::store::escalations::add_event;
 use crate::store::scheduling::{
     agent_replied_since, complete_claimed_timer, escalation_in, has_event,
@@ -52,6 +51,7 @@ use crate::store::{
     TimerRow, conversation_in, enqueue, to_ms,
 };
 use crate::triage::Lang;
+use crate::wakeups::Wakeups;
 
 /// Longest a claimed timer may stay `running` before another instance takes
 /// it over; far above [`TIMER_TIME_LIMIT`], so a live instance finishes first.
@@ -169,7 +169,7 @@ pub struct Scheduler {
     policies: Arc<Policies>,
     texts: Arc<SchedulerTexts>,
     clock: Clock,
-    signals: Arc<Signals>,
+    signals: Arc<Wakeups>,
     lease: Duration,
     /// Timers fired at once; see [`POSTGRES_CONCURRENCY`].
     concurrency: usize,
@@ -181,7 +181,7 @@ impl Scheduler {
         policies: Arc<Policies>,
         texts: Arc<SchedulerTexts>,
         clock: Clock,
-        signals: Arc<Signals>,
+        signals: Arc<Wakeups>,
     ) -> Self {
         let concurrency = match store.backend() {
             Backend::Postgres => POSTGRES_CONCURRENCY,
@@ -204,7 +204,7 @@ impl Scheduler {
         config: &Config,
         store: Store,
         clock: Clock,
-        signals: Arc<Signals>,
+        signals: Arc<Wakeups>,
     ) -> anyhow::Result<Self> {
         let policies = config.escalation.policies().map_err(anyhow::Error::msg)?;
         let texts = SchedulerTexts::load(&config.prompts_dir)?;
