@@ -13,9 +13,9 @@ use std::time::{Duration as StdDuration, Instant};
 
 use chrono::{DateTime, Duration, Utc};
 use tokio_util::sync::CancellationToken;
+use ventana::case::{CaseTimers, Scheduler, SchedulerTexts};
 use ventana::conversation::Clock;
 use ventana::escalation::EscalationConfig;
-use ventana::scheduler::{Scheduler, SchedulerTexts};
 use ventana::store::{EscalationFilter, EscalationState, Store, to_ms};
 use ventana::wakeups::Wakeups;
 
@@ -58,13 +58,12 @@ async fn run(name: &str, url: &str) -> anyhow::Result<()> {
             .policies()
             .map_err(anyhow::Error::msg)?,
     );
-    let scheduler = Scheduler::new(
-        store.clone(),
+    let handler = CaseTimers::new(
         policies,
         Arc::new(SchedulerTexts::defaults()),
-        Clock::system(),
         Arc::new(Wakeups::default()),
     );
+    let scheduler = Scheduler::new(store.clone(), Arc::new(handler), Clock::system());
     // Fresh planner statistics, as autovacuum would have after a bulk load.
     if url.starts_with("postgres") {
         sqlx::query("ANALYZE").execute(store.pool()).await?;

@@ -66,7 +66,7 @@ pub struct Config {
     pub escalation: EscalationConfig,
     /// Signed webhooks to the business's systems (`[notifications]`).
     #[serde(default)]
-    pub notifications: crate::scheduler::NotificationsConfig,
+    pub notifications: crate::notify::NotificationsConfig,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]

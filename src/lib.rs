@@ -33,6 +33,7 @@ static MALLOC_CONF: &[u8] =
     b"background_thread:true,max_background_threads:1,dirty_decay_ms:100,muzzy_decay_ms:0\0";
 
 pub mod answer;
+pub mod case;
 pub mod channels;
 pub mod cli;
 pub mod config;
@@ -43,6 +44,7 @@ pub mod faults;
 pub mod http;
 pub mod knowledge;
 pub mod llm;
+pub mod notify;
 pub mod pipeline;
 pub mod scheduler;
 pub mod startup;

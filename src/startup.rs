@@ -13,14 +13,15 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::answer::Bot;
+use crate::case::Scheduler;
 use crate::channels::graph::GraphClient;
 use crate::channels::sender::{Sender, SenderHealth};
 use crate::config::Config;
 use crate::conversation::Clock;
 use crate::http::AppState;
 use crate::knowledge::KnowledgeBase;
+use crate::notify::Notifier;
 use crate::pipeline::{BotResponder, Pipeline};
-use crate::scheduler::{Notifier, Scheduler};
 use crate::store::{GroupCommit, IntakeWriter, Store};
 use crate::wakeups::Wakeups;
 
@@ -81,8 +82,13 @@ impl Application {
             policies.clone(),
             graph.clone(),
         );
-        let scheduler =
-            Scheduler::from_config(&config, store.clone(), clock.clone(), signals.clone())?;
+        let scheduler = Scheduler::for_cases(
+            &config,
+            store.clone(),
+            policies.clone(),
+            clock.clone(),
+            signals.clone(),
+        )?;
         let notifier = Notifier::new(store.clone(), config.notifications.clone(), clock.clone())?;
         let listener = TcpListener::bind(config.listen)
             .await

@@ -23,8 +23,9 @@ use sqlx::AnyConnection;
 
 use super::config::Policies;
 use super::templates::{Template, TemplateCategory, TemplatePurpose};
+use crate::case::outbound::to_customer;
 use crate::channels::model::Channel;
-use crate::channels::outbound::{MessagingType, OutboundBody, OutboundMessage};
+use crate::channels::outbound::{MessagingType, OutboundBody};
 use crate::store::agent::{
     assign_escalation, claim_escalation, count_held, lock_escalation, release_held,
 };
@@ -32,8 +33,7 @@ use crate::store::escalations::{add_event, mark_first_response, set_state};
 use crate::store::idempotency::{Claim, IdempotencyKey, claim_key, record_response};
 use crate::store::timers;
 use crate::store::{
-    self, ConversationRow, EscalationRow, EscalationState, NewOutbound, OutboxState, Owner, Store,
-    WriteTx,
+    self, ConversationRow, EscalationRow, EscalationState, OutboxState, Owner, Store, WriteTx,
 };
 use crate::triage::Lang;
 
@@ -330,7 +330,7 @@ pub async fn reply(
         record_first_response(&escalation, now);
     }
     if let ReplyDelivery::ReengagementTemplate { category, .. } = &delivery {
-        metrics::counter!("ventana_templates_sent_total", "category" => category_name(*category))
+        metrics::counter!("ventana_templates_sent_total", "category" => category.as_str())
             .increment(1);
     }
     Ok(ReplyOutcome::Sent {
@@ -456,7 +456,7 @@ async fn enqueue_reply(
                 name: template.name.clone(),
                 language: template.language.clone(),
                 body_params,
-                category: Some(category_name(template.category).to_owned()),
+                category: Some(template.category.as_str().to_owned()),
             };
             let template_outbox_id = put(
                 conn,
@@ -511,33 +511,13 @@ async fn put(
     state: OutboxState,
     now: DateTime<Utc>,
 ) -> anyhow::Result<i64> {
-    let new = NewOutbound {
-        conversation_id: Some(conversation.id),
-        message: OutboundMessage {
-            channel: conversation.channel,
-            business_id: conversation.business_id.clone(),
-            recipient: conversation.send_address().to_owned(),
-            body,
-            reply_to: None,
-            messaging_type,
-        },
-        purpose: purpose.to_owned(),
-        // Every agent message is its own decision: nothing to dedupe on.
-        dedupe_key: None,
-        not_before: now,
-        state,
-    };
+    // Every agent message is its own decision: nothing to dedupe on.
+    let mut new = to_customer(conversation, body, purpose, now);
+    new.message.messaging_type = messaging_type;
+    new.state = state;
     store::enqueue(conn, &new, now)
         .await?
         .ok_or_else(|| anyhow::anyhow!("an outbox row without a dedupe key was not inserted"))
-}
-
-fn category_name(category: TemplateCategory) -> &'static str {
-    match category {
-        TemplateCategory::Utility => "utility",
-        TemplateCategory::Marketing => "marketing",
-        TemplateCategory::Authentication => "authentication",
-    }
 }
 
 /// First response time by queue, and whether it met the SLA.
@@ -605,8 +585,7 @@ pub async fn wait_for_customer(
     )
     .await?;
     let followup_at = now + policies.followup_after;
-    crate::scheduler::schedule_followup(&mut tx.tx, id, row.conversation_id, followup_at, now)
-        .await?;
+    crate::case::schedule_followup(&mut tx.tx, id, row.conversation_id, followup_at, now).await?;
     let detail = serde_json::json!({ "followup_at": followup_at });
     add_event(
         &mut tx.tx,

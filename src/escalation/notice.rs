@@ -196,4 +196,123 @@ mod tests {
             ExpectedReply::AsSoonAsPossible
         );
     }
+
+    /// The out-of-hours message the pipeline's case plan composes: notice and
+    /// wording together.
+    mod out_of_hours_message {
+        use super::*;
+        use crate::escalation::{
+            EscalationConfig, Policies, QueuePolicy, Wording, out_of_hours_text,
+        };
+        use crate::triage::Lang;
+        use chrono::TimeZone;
+
+        /// The out-of-hours notice for a case created at `now` in `queue`, in the
+        /// customer's language, or `None` when an agent will be on before the
+        /// window bound (`window_closes_at` minus `policies.window_margin`; pass
+        /// `agent_window_closes_at`) or there is no window.
+        fn out_of_hours_message(
+            queue: &QueuePolicy,
+            policies: &Policies,
+            window_closes_at: Option<DateTime<Utc>>,
+            lang: Lang,
+            now: DateTime<Utc>,
+        ) -> Option<String> {
+            let notice =
+                out_of_hours_notice(&queue.hours, now, window_closes_at, policies.window_margin)?;
+            Some(out_of_hours_text(
+                &notice,
+                &queue.hours,
+                now,
+                Wording::builtin(lang),
+            ))
+        }
+
+        fn policies() -> Policies {
+            let config: EscalationConfig = toml::from_str(
+                r#"
+    default_queue = "support"
+    [[queues]]
+    name = "support"
+    time_zone = "America/Mexico_City"
+    hours = { mon = ["09:00-18:00"], tue = ["09:00-18:00"], wed = ["09:00-18:00"], thu = ["09:00-18:00"], fri = ["09:00-18:00"] }
+    "#,
+            )
+            .unwrap();
+            config.policies().unwrap()
+        }
+
+        fn mexico(d: u32, h: u32, mi: u32) -> DateTime<Utc> {
+            chrono_tz::America::Mexico_City
+                .with_ymd_and_hms(2026, 3, d, h, mi, 0)
+                .unwrap()
+                .with_timezone(&Utc)
+        }
+
+        #[test]
+        fn out_of_hours_on_saturday_names_the_hours_and_monday() {
+            let policies = policies();
+            let queue = policies.queue("support").unwrap();
+            // Saturday 7 March 2026, 10:00: closed all weekend, window closes Sunday.
+            let now = mexico(7, 10, 0);
+            let text = out_of_hours_message(
+                queue,
+                &policies,
+                Some(now + Duration::hours(24)),
+                Lang::Es,
+                now,
+            )
+            .unwrap();
+            assert!(text.contains("el lunes a partir de las 9:00"), "{text}");
+            let en = out_of_hours_message(
+                queue,
+                &policies,
+                Some(now + Duration::hours(24)),
+                Lang::En,
+                now,
+            )
+            .unwrap();
+            assert!(
+                en.starts_with("Nobody from our team is available right now."),
+                "{en}"
+            );
+            assert!(en.contains("on Monday from 9:00"), "{en}");
+        }
+
+        #[test]
+        fn no_notice_when_someone_is_on_before_the_window_closes_or_without_a_window() {
+            let policies = policies();
+            let queue = policies.queue("support").unwrap();
+            // Monday 8:00: opens at 9:00, the window closes Tuesday.
+            let now = mexico(9, 8, 0);
+            assert_eq!(
+                out_of_hours_message(
+                    queue,
+                    &policies,
+                    Some(now + Duration::hours(24)),
+                    Lang::Es,
+                    now
+                ),
+                None
+            );
+            // Open right now.
+            let now = mexico(9, 12, 0);
+            assert_eq!(
+                out_of_hours_message(
+                    queue,
+                    &policies,
+                    Some(now + Duration::hours(2)),
+                    Lang::Es,
+                    now
+                ),
+                None
+            );
+            // Saturday, but no window to protect.
+            let now = mexico(7, 10, 0);
+            assert_eq!(
+                out_of_hours_message(queue, &policies, None, Lang::Es, now),
+                None
+            );
+        }
+    }
 }

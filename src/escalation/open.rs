@@ -15,7 +15,7 @@ use super::deadline::{Deadline, Priority, agent_window_closes_at, deadline};
 use super::notice::{OutOfHoursNotice, expected_reply, out_of_hours_notice};
 use super::text::{expected_reply_phrase, out_of_hours_text};
 use super::wording::Wording;
-use crate::scheduler::{NotificationEvent, escalation_payload};
+use crate::notify::{NotificationEvent, escalation_payload};
 use crate::store::escalations::{NewEscalation, insert_escalation};
 use crate::store::{ConversationRow, Owner, set_owner};
 use crate::triage::Lang;
@@ -144,9 +144,9 @@ pub async fn open_case(
     let row = crate::store::escalations::open_escalation_in(conn, conversation.id)
         .await?
         .ok_or_else(|| anyhow::anyhow!("escalation {id} vanished inside its own transaction"))?;
-    crate::scheduler::schedule_escalation_timers(conn, &row, policies, conversation, now).await?;
+    crate::case::schedule_escalation_timers(conn, &row, policies, conversation, now).await?;
     if plan.priority == Priority::High {
-        crate::scheduler::queue_notification(
+        crate::notify::queue_notification(
             conn,
             NotificationEvent::UrgentEscalation,
             &escalation_payload(&row),

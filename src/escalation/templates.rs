@@ -44,6 +44,17 @@ pub enum TemplateCategory {
     Authentication,
 }
 
+impl TemplateCategory {
+    /// Meta's name of the category.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TemplateCategory::Utility => "utility",
+            TemplateCategory::Marketing => "marketing",
+            TemplateCategory::Authentication => "authentication",
+        }
+    }
+}
+
 /// What ventana sends a template for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]

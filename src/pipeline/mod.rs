@@ -20,6 +20,7 @@ use tracing::Instrument;
 
 pub use responder::{BotResponder, Decision, Responder, TurnContext, TurnPlan};
 
+use crate::case::outbound::to_customer_once;
 use crate::channels::graph::GraphClient;
 use crate::channels::model::Channel;
 use crate::channels::outbound::{OutboundBody, OutboundMessage};
@@ -27,9 +28,7 @@ use crate::config::{Config, PipelineConfig};
 use crate::conversation::Clock;
 use crate::escalation::open::{CaseOutlook, CaseTriage, open_case, plan_case};
 use crate::escalation::{Policies, Priority};
-use crate::store::{
-    self, ConversationRow, NewOutbound, NewTurn, OutboxState, Owner, PendingMessage, Store,
-};
+use crate::store::{self, ConversationRow, NewTurn, Owner, PendingMessage, Store};
 use crate::triage::Lang;
 use crate::wakeups::Wakeups;
 
@@ -379,9 +378,11 @@ impl Pipeline {
             self.refresh_case(&mut tx.tx, conversation, now).await?;
         }
         if let Some(reply) = &plan.reply {
-            let new = self.text_message(
+            let new = to_customer_once(
                 conversation,
-                reply.clone(),
+                OutboundBody::Text {
+                    text: reply.clone(),
+                },
                 plan.decision.as_str(),
                 format!("turn:{}", turn.message_ids[0]),
                 now,
@@ -392,9 +393,9 @@ impl Pipeline {
             }
         }
         if let Some(notice) = out_of_hours {
-            let new = self.text_message(
+            let new = to_customer_once(
                 conversation,
-                notice,
+                OutboundBody::Text { text: notice },
                 "out_of_hours",
                 format!("ooh:{}", turn.message_ids[0]),
                 now,
@@ -533,41 +534,10 @@ impl Pipeline {
         if let Some(updated) =
             crate::store::escalations::open_escalation_in(conn, conversation.id).await?
         {
-            crate::scheduler::reschedule_for_window(
-                conn,
-                &updated,
-                &self.policies,
-                conversation,
-                now,
-            )
-            .await?;
+            crate::case::reschedule_for_window(conn, &updated, &self.policies, conversation, now)
+                .await?;
         }
         Ok(())
-    }
-
-    fn text_message(
-        &self,
-        conversation: &ConversationRow,
-        text: String,
-        purpose: &str,
-        dedupe_key: String,
-        now: chrono::DateTime<chrono::Utc>,
-    ) -> NewOutbound {
-        NewOutbound {
-            conversation_id: Some(conversation.id),
-            message: OutboundMessage {
-                channel: conversation.channel,
-                business_id: conversation.business_id.clone(),
-                recipient: conversation.send_address().to_owned(),
-                body: OutboundBody::Text { text },
-                reply_to: None,
-                messaging_type: None,
-            },
-            purpose: purpose.to_owned(),
-            dedupe_key: Some(dedupe_key),
-            not_before: now,
-            state: OutboxState::Pending,
-        }
     }
 }
 

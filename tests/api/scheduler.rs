@@ -12,15 +12,15 @@ use axum::http::{HeaderMap, StatusCode};
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
+use ventana::case::{
+    Fired, Scheduler, reschedule_for_window, schedule_escalation_timers, schedule_followup,
+};
 use ventana::channels::model::Channel;
 use ventana::channels::outbound::OutboundBody;
 use ventana::channels::signature::verify_signature;
 use ventana::config::Config;
 use ventana::escalation::templates::TemplateConfig;
-use ventana::scheduler::{
-    Fired, Notifier, Scheduler, reschedule_for_window, schedule_escalation_timers,
-    schedule_followup,
-};
+use ventana::notify::Notifier;
 use ventana::startup::Application;
 use ventana::store::escalations::{add_event, insert_escalation, set_state};
 use ventana::store::scheduling::escalation_in;

@@ -14,49 +14,13 @@
 //! key is no longer planned and schedules the new ones.
 
 use chrono::{DateTime, Utc};
-use serde_json::json;
 use sqlx::AnyConnection;
 
+use super::timers::{CaseTimer, DeadlinePayload, FollowupPayload, TimerKind, WindowPayload};
 use crate::escalation::Policies;
 use crate::store::scheduling::cancel_pending_except;
 use crate::store::timers::schedule;
 use crate::store::{ConversationRow, EscalationRow, EscalationState, NewTimer, to_ms};
-
-/// What a timer is for (the `kind` column).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TimerKind {
-    SlaWarning,
-    SlaBreach,
-    Keepalive,
-    Followup,
-}
-
-impl TimerKind {
-    pub const ESCALATION: [TimerKind; 3] = [
-        TimerKind::SlaWarning,
-        TimerKind::SlaBreach,
-        TimerKind::Keepalive,
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TimerKind::SlaWarning => "sla_warning",
-            TimerKind::SlaBreach => "sla_breach",
-            TimerKind::Keepalive => "keepalive",
-            TimerKind::Followup => "followup",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<TimerKind> {
-        Some(match s {
-            "sla_warning" => TimerKind::SlaWarning,
-            "sla_breach" => TimerKind::SlaBreach,
-            "keepalive" => TimerKind::Keepalive,
-            "followup" => TimerKind::Followup,
-            _ => return None,
-        })
-    }
-}
 
 /// The keep-alive's key: one per conversation and window (also the outbox
 /// row's dedupe key, so one message per window whatever fires it).
@@ -89,24 +53,26 @@ pub fn plan_escalation_timers(
 ) -> Vec<NewTimer> {
     let mut timers = Vec::new();
     let deadline_ms = to_ms(escalation.deadline_at);
-    let sla_timer = |kind: TimerKind, due_at| NewTimer {
-        kind: kind.as_str().to_owned(),
-        escalation_id: Some(escalation.id),
-        conversation_id: Some(escalation.conversation_id),
-        due_at,
-        dedupe_key: Some(format!("{}:{}:{deadline_ms}", kind.as_str(), escalation.id)),
-        payload: Some(json!({ "deadline_ms": deadline_ms })),
+    let payload = DeadlinePayload {
+        deadline_ms: Some(deadline_ms),
+    };
+    let sla_timer = |job: CaseTimer, due_at| {
+        let key = format!("{}:{}:{deadline_ms}", job.kind().as_str(), escalation.id);
+        job.row(escalation.id, escalation.conversation_id, due_at, Some(key))
     };
     if escalation.state == EscalationState::Waiting
         && policies.sla_warning_before > chrono::Duration::zero()
     {
         let at = escalation.deadline_at - policies.sla_warning_before;
         if at > now {
-            timers.push(sla_timer(TimerKind::SlaWarning, at));
+            timers.push(sla_timer(CaseTimer::SlaWarning(payload), at));
         }
     }
     if awaits_first_response(escalation) {
-        timers.push(sla_timer(TimerKind::SlaBreach, escalation.deadline_at));
+        timers.push(sla_timer(
+            CaseTimer::SlaBreach(payload),
+            escalation.deadline_at,
+        ));
     }
     let open_case = matches!(
         escalation.state,
@@ -119,14 +85,11 @@ pub fn plan_escalation_timers(
     {
         let at = closes_at - policies.keepalive_before;
         if at > now {
-            timers.push(NewTimer {
-                kind: TimerKind::Keepalive.as_str().to_owned(),
-                escalation_id: Some(escalation.id),
-                conversation_id: Some(conversation.id),
-                due_at: at,
-                dedupe_key: Some(keepalive_key(conversation.id, closes_at)),
-                payload: Some(json!({ "window_closes_at_ms": to_ms(closes_at) })),
+            let job = CaseTimer::Keepalive(WindowPayload {
+                window_closes_at_ms: Some(to_ms(closes_at)),
             });
+            let key = keepalive_key(conversation.id, closes_at);
+            timers.push(job.row(escalation.id, conversation.id, at, Some(key)));
         }
     }
     timers
@@ -184,14 +147,10 @@ pub async fn schedule_followup(
     now: DateTime<Utc>,
 ) -> anyhow::Result<i64> {
     cancel_pending_except(conn, escalation_id, TimerKind::Followup.as_str(), None).await?;
-    let timer = NewTimer {
-        kind: TimerKind::Followup.as_str().to_owned(),
-        escalation_id: Some(escalation_id),
-        conversation_id: Some(conversation_id),
-        due_at: due,
-        dedupe_key: None,
-        payload: Some(json!({ "since_ms": to_ms(now) })),
-    };
+    let job = CaseTimer::Followup(FollowupPayload {
+        since_ms: Some(to_ms(now)),
+    });
+    let timer = job.row(escalation_id, conversation_id, due, None);
     let id = schedule(conn, &timer, now)
         .await?
         .ok_or_else(|| anyhow::anyhow!("a follow-up without a dedupe key is always inserted"))?;
@@ -337,8 +296,8 @@ mod tests {
             TimerKind::Keepalive,
             TimerKind::Followup,
         ] {
-            assert_eq!(TimerKind::parse(kind.as_str()), Some(kind));
+            assert_eq!(kind.as_str().parse::<TimerKind>(), Ok(kind));
         }
-        assert_eq!(TimerKind::parse("nap"), None);
+        assert!("nap".parse::<TimerKind>().is_err());
     }
 }
