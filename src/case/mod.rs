@@ -2,6 +2,10 @@
 //! bot decides a person is needed, each step in the transaction of the
 //! event that causes it.
 //!
+//! - [`open`]: the case the bot's decision opens (queue, priority,
+//!   deadline, acknowledgement, out-of-hours notice);
+//! - [`actions`]: what an agent does with it (claim, reply, note, wait for
+//!   the customer, hand back, resolve, reassign);
 //! - [`plan`]: which timers a case needs (SLA warning and breach,
 //!   keep-alive before the window closes, follow-up), and scheduling them
 //!   inside the caller's transaction;
@@ -13,6 +17,8 @@
 //! The pure rules (hours, deadlines, SLA, notices, wording) live in
 //! [`crate::escalation`]; the rows in [`crate::store`].
 
+pub mod actions;
+pub mod open;
 pub mod outbound;
 pub mod plan;
 pub mod texts;

@@ -12,12 +12,10 @@
 //! - [`text`] and [`wording`]: those decisions in Spanish, Portuguese and English;
 //! - [`templates`]: approved WhatsApp templates, their selection and parameters.
 
-pub mod actions;
 pub mod config;
 pub mod deadline;
 pub mod hours;
 pub mod notice;
-pub mod open;
 pub mod templates;
 pub mod text;
 pub mod wording;

@@ -4,7 +4,7 @@
 //! `GET /api/openapi.json`.
 //!
 //! Handlers are thin: check the role, convert the request into a domain
-//! value, call an action of [`crate::escalation::actions`] (one write
+//! value, call an action of [`crate::case::actions`] (one write
 //! transaction each), map its outcome to an answer. Refusals are 404 (no
 //! such escalation), 409 (resolved, held by another agent, window closed
 //! without a template, Messenger's 7 days over) or 422 (bad template).
@@ -25,14 +25,14 @@ use sha2::{Digest, Sha256};
 use super::AppState;
 use super::auth::Caller;
 use super::error::ApiError;
+use crate::case::actions::{
+    self, ActionOutcome, Actor, ClaimOutcome, Refusal, Reply, ReplyAnswer, ReplyOutcome,
+    TemplateChoice, Waiting,
+};
 use crate::channels::model::Channel;
 use crate::config::Role;
 use crate::conversation::Window;
 use crate::escalation::Policies;
-use crate::escalation::actions::{
-    self, ActionOutcome, Actor, ClaimOutcome, Refusal, Reply, ReplyAnswer, ReplyOutcome,
-    TemplateChoice, Waiting,
-};
 use crate::store::agent::{QueueItem, ThreadEntry};
 use crate::store::idempotency::IdempotencyKey;
 use crate::store::{EscalationEvent, EscalationFilter, EscalationRow, EscalationState, Owner};

@@ -20,13 +20,13 @@ use tracing::Instrument;
 
 pub use responder::{BotResponder, Decision, Responder, TurnContext, TurnPlan};
 
+use crate::case::open::{CaseOutlook, CaseTriage, Escalate, follow_the_window, open_for_turn};
 use crate::case::outbound::to_customer_once;
 use crate::channels::graph::GraphClient;
 use crate::channels::model::Channel;
 use crate::channels::outbound::{OutboundBody, OutboundMessage};
 use crate::config::{Config, PipelineConfig};
 use crate::conversation::Clock;
-use crate::escalation::open::{CaseOutlook, CaseTriage, open_case, plan_case};
 use crate::escalation::{Policies, Priority};
 use crate::store::{self, ConversationRow, NewTurn, Owner, PendingMessage, Store};
 use crate::triage::Lang;
@@ -365,17 +365,44 @@ impl Pipeline {
         // The customer answered: agent texts held behind a re-engagement
         // template may go out now (the window is open again).
         let released =
-            crate::escalation::actions::release_held_messages(&mut tx.tx, conversation.id, now)
-                .await?;
+            crate::case::actions::release_held_messages(&mut tx.tx, conversation.id, now).await?;
         let mut wake_sender = released > 0;
         let mut replied = false;
         let mut out_of_hours = None;
         if plan.escalate {
-            out_of_hours = self
-                .open_case(&mut tx.tx, conversation, turn_id, &plan, now)
-                .await?;
+            let escalate = Escalate {
+                priority: if plan.class.as_deref() == Some("urgent") {
+                    Priority::High
+                } else {
+                    Priority::Normal
+                },
+                queue: plan.queue.as_deref(),
+                triage: CaseTriage {
+                    reason: plan
+                        .escalation_reason
+                        .clone()
+                        .unwrap_or_else(|| plan.class.clone().unwrap_or_default()),
+                    class: plan.class.clone(),
+                    confidence: plan.confidence,
+                    triage_reason: plan.reason.clone(),
+                },
+                lang: plan
+                    .lang
+                    .as_deref()
+                    .and_then(Lang::parse)
+                    .unwrap_or_default(),
+            };
+            out_of_hours = open_for_turn(
+                &mut tx.tx,
+                &self.policies,
+                conversation,
+                turn_id,
+                &escalate,
+                now,
+            )
+            .await?;
         } else if conversation.owner == Owner::Human {
-            self.refresh_case(&mut tx.tx, conversation, now).await?;
+            follow_the_window(&mut tx.tx, &self.policies, conversation, now).await?;
         }
         if let Some(reply) = &plan.reply {
             let new = to_customer_once(
@@ -426,118 +453,6 @@ impl Pipeline {
         } else {
             Ok(TurnOutcome::Silent)
         }
-    }
-}
-
-impl Pipeline {
-    /// Inside the turn's transaction: opens the escalation the bot decided
-    /// on (unless one is open already). Returns the out-of-hours notice to
-    /// send after the acknowledgement, if no agent will be on in time.
-    async fn open_case(
-        &self,
-        conn: &mut sqlx::AnyConnection,
-        conversation: &ConversationRow,
-        turn_id: i64,
-        plan: &TurnPlan,
-        now: chrono::DateTime<chrono::Utc>,
-    ) -> anyhow::Result<Option<String>> {
-        if crate::store::escalations::open_escalation_in(conn, conversation.id)
-            .await?
-            .is_some()
-        {
-            return Ok(None);
-        }
-        let priority = if plan.class.as_deref() == Some("urgent") {
-            Priority::High
-        } else {
-            Priority::Normal
-        };
-        let case = plan_case(
-            &self.policies,
-            plan.queue.as_deref(),
-            priority,
-            conversation,
-            now,
-        );
-        let triage = CaseTriage {
-            reason: plan
-                .escalation_reason
-                .clone()
-                .unwrap_or_else(|| plan.class.clone().unwrap_or_default()),
-            class: plan.class.clone(),
-            confidence: plan.confidence,
-            triage_reason: plan.reason.clone(),
-        };
-        let escalation_id = open_case(
-            conn,
-            &self.policies,
-            conversation,
-            Some(turn_id),
-            &case,
-            &triage,
-            now,
-        )
-        .await?;
-        tracing::info!(escalation_id, queue = %case.queue.name, priority = priority.as_str(), "escalated");
-        let lang = plan
-            .lang
-            .as_deref()
-            .and_then(Lang::parse)
-            .unwrap_or_default();
-        Ok(case.out_of_hours_message(lang, now))
-    }
-
-    /// Inside the turn's transaction: the customer wrote while a person owns
-    /// the conversation, so the window moved: the case's deadline follows.
-    async fn refresh_case(
-        &self,
-        conn: &mut sqlx::AnyConnection,
-        conversation: &ConversationRow,
-        now: chrono::DateTime<chrono::Utc>,
-    ) -> anyhow::Result<()> {
-        let Some(case) =
-            crate::store::escalations::open_escalation_in(conn, conversation.id).await?
-        else {
-            return Ok(());
-        };
-        let priority = if case.priority == "high" {
-            Priority::High
-        } else {
-            Priority::Normal
-        };
-        let plan = plan_case(
-            &self.policies,
-            Some(&case.queue),
-            priority,
-            conversation,
-            case.created_at,
-        );
-        let bound = match plan.deadline.bound {
-            crate::escalation::DeadlineBound::Sla => "sla",
-            crate::escalation::DeadlineBound::Window => "window",
-        };
-        if plan.deadline.at != case.deadline_at || plan.window_closes_at != case.window_closes_at {
-            crate::store::escalations::update_deadline(
-                conn,
-                case.id,
-                plan.deadline.at,
-                bound,
-                plan.window_closes_at,
-                now,
-            )
-            .await?;
-            crate::store::escalations::add_event(conn, case.id, "customer_wrote", None, None, now)
-                .await?;
-        }
-        // The window moved: the keep-alive (and SLA timers if the deadline
-        // changed) follow it.
-        if let Some(updated) =
-            crate::store::escalations::open_escalation_in(conn, conversation.id).await?
-        {
-            crate::case::reschedule_for_window(conn, &updated, &self.policies, conversation, now)
-                .await?;
-        }
-        Ok(())
     }
 }
 

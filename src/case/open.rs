@@ -10,13 +10,16 @@
 use chrono::{DateTime, Utc};
 use sqlx::AnyConnection;
 
-use super::config::{Policies, QueuePolicy};
-use super::deadline::{Deadline, Priority, agent_window_closes_at, deadline};
-use super::notice::{OutOfHoursNotice, expected_reply, out_of_hours_notice};
-use super::text::{expected_reply_phrase, out_of_hours_text};
-use super::wording::Wording;
+use super::plan::reschedule_for_window;
+use crate::escalation::{
+    Deadline, DeadlineBound, OutOfHoursNotice, Policies, Priority, QueuePolicy, Wording,
+    agent_window_closes_at, deadline, expected_reply, expected_reply_phrase, out_of_hours_notice,
+    out_of_hours_text,
+};
 use crate::notify::{NotificationEvent, escalation_payload};
-use crate::store::escalations::{NewEscalation, insert_escalation};
+use crate::store::escalations::{
+    NewEscalation, add_event, insert_escalation, open_escalation_in, update_deadline,
+};
 use crate::store::{ConversationRow, Owner, set_owner};
 use crate::triage::Lang;
 
@@ -134,8 +137,8 @@ pub async fn open_case(
         sla_due_at: plan.deadline.sla_due,
         deadline_at: plan.deadline.at,
         deadline_bound: match plan.deadline.bound {
-            super::DeadlineBound::Sla => "sla".into(),
-            super::DeadlineBound::Window => "window".into(),
+            DeadlineBound::Sla => "sla".into(),
+            DeadlineBound::Window => "window".into(),
         },
         window_closes_at: plan.window_closes_at,
     };
@@ -162,4 +165,93 @@ pub async fn open_case(
     )
     .increment(1);
     Ok(id)
+}
+
+/// What the bot decided for a turn that needs a person.
+pub struct Escalate<'a> {
+    pub priority: Priority,
+    /// The queue the answering article names, if any.
+    pub queue: Option<&'a str>,
+    pub triage: CaseTriage,
+    /// The customer's language, for the out-of-hours notice.
+    pub lang: Lang,
+}
+
+/// Inside the turn's transaction: opens the escalation the bot decided on
+/// (unless one is open already). Returns the out-of-hours notice to send
+/// after the acknowledgement, if no agent will be on in time.
+pub async fn open_for_turn(
+    conn: &mut AnyConnection,
+    policies: &Policies,
+    conversation: &ConversationRow,
+    turn_id: i64,
+    escalate: &Escalate<'_>,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Option<String>> {
+    if open_escalation_in(conn, conversation.id).await?.is_some() {
+        return Ok(None);
+    }
+    let case = plan_case(
+        policies,
+        escalate.queue,
+        escalate.priority,
+        conversation,
+        now,
+    );
+    let escalation_id = open_case(
+        conn,
+        policies,
+        conversation,
+        Some(turn_id),
+        &case,
+        &escalate.triage,
+        now,
+    )
+    .await?;
+    tracing::info!(escalation_id, queue = %case.queue.name, priority = escalate.priority.as_str(), "escalated");
+    Ok(case.out_of_hours_message(escalate.lang, now))
+}
+
+/// Inside the turn's transaction: the customer wrote while a person owns
+/// the conversation, so the window moved: the open case's deadline and
+/// timers follow it.
+pub async fn follow_the_window(
+    conn: &mut AnyConnection,
+    policies: &Policies,
+    conversation: &ConversationRow,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    let Some(case) = open_escalation_in(conn, conversation.id).await? else {
+        return Ok(());
+    };
+    let priority = case.priority.parse().unwrap_or(Priority::Normal);
+    let plan = plan_case(
+        policies,
+        Some(&case.queue),
+        priority,
+        conversation,
+        case.created_at,
+    );
+    let bound = match plan.deadline.bound {
+        DeadlineBound::Sla => "sla",
+        DeadlineBound::Window => "window",
+    };
+    if plan.deadline.at != case.deadline_at || plan.window_closes_at != case.window_closes_at {
+        update_deadline(
+            conn,
+            case.id,
+            plan.deadline.at,
+            bound,
+            plan.window_closes_at,
+            now,
+        )
+        .await?;
+        add_event(conn, case.id, "customer_wrote", None, None, now).await?;
+    }
+    // The window moved: the keep-alive (and SLA timers if the deadline
+    // changed) follow it.
+    if let Some(updated) = open_escalation_in(conn, conversation.id).await? {
+        reschedule_for_window(conn, &updated, policies, conversation, now).await?;
+    }
+    Ok(())
 }

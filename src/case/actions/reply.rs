@@ -1,19 +1,7 @@
-//! What an agent does with an escalation: claim it, reply, write an internal
-//! note, wait for the customer, hand it back to the bot, resolve it, pass it
-//! to a colleague.
-//!
-//! Each action is one write transaction over the store: the escalation row
-//! is locked (PostgreSQL) or the writer lock held (SQLite), the action is
-//! checked against its state and holder, and the change, its history event
-//! and any outbox rows commit together. Each returns an outcome enum the
-//! HTTP layer maps to an answer; only storage failures are errors.
-//!
-//! Replies respect the messaging window (`META.md`): inside it the text goes
-//! out free-form; outside it Messenger and Instagram take it with the
-//! `HUMAN_AGENT` tag for 7 days after the customer's last message, and
-//! WhatsApp needs an approved re-engagement template first, the agent's text
-//! waiting in the outbox (state `held`) until the customer answers and
-//! [`release_held_messages`] makes it due.
+//! An agent's reply, sent the way the messaging window allows (see the
+//! parent module's docs): free-form inside it, with the `HUMAN_AGENT` tag
+//! on Messenger and Instagram for 7 days after the customer's last message,
+//! behind an approved re-engagement template on WhatsApp.
 
 use std::collections::HashMap;
 
@@ -21,61 +9,23 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::AnyConnection;
 
-use super::config::Policies;
-use super::templates::{Template, TemplateCategory, TemplatePurpose};
+use super::{Actor, Refusal, check, reread};
 use crate::case::outbound::to_customer;
+use crate::case::timers::TimerKind;
 use crate::channels::model::Channel;
 use crate::channels::outbound::{MessagingType, OutboundBody};
-use crate::store::agent::{
-    assign_escalation, claim_escalation, count_held, lock_escalation, release_held,
-};
-use crate::store::escalations::{add_event, mark_first_response, set_state};
+use crate::escalation::{Policies, Template, TemplateCategory, TemplatePurpose};
+use crate::store::agent::{assign_escalation, count_held, lock_escalation};
+use crate::store::escalations::{add_event, mark_first_response};
 use crate::store::idempotency::{Claim, IdempotencyKey, claim_key, record_response};
 use crate::store::timers;
-use crate::store::{
-    self, ConversationRow, EscalationRow, EscalationState, OutboxState, Owner, Store, WriteTx,
-};
+use crate::store::{self, ConversationRow, EscalationRow, EscalationState, OutboxState, Store};
 use crate::triage::Lang;
 
 /// WhatsApp's limit on a text message body.
 pub const MAX_TEXT_CHARS: usize = 4096;
 /// Messenger's tag for a human agent's reply outside the 24-hour window.
 pub const HUMAN_AGENT_TAG: &str = "HUMAN_AGENT";
-
-/// Who acts: the agent's name (as in `[[auth.tokens]]`) and whether they may
-/// act on escalations another agent holds (admins).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Actor {
-    pub name: String,
-    pub may_override: bool,
-}
-
-/// Why an action did not apply to the escalation.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Refusal {
-    NotFound,
-    /// The escalation is closed.
-    Resolved,
-    /// Another agent holds it.
-    HeldBy(String),
-}
-
-/// The outcome of an action other than claim and reply.
-#[derive(Debug, Clone)]
-pub enum ActionOutcome<T = EscalationRow> {
-    Done(T),
-    Refused(Refusal),
-}
-
-/// The outcome of a claim.
-#[derive(Debug, Clone)]
-pub enum ClaimOutcome {
-    /// This claim took it.
-    Claimed(EscalationRow),
-    /// The caller already held it (a repeated claim changes nothing).
-    AlreadyYours(EscalationRow),
-    Refused(Refusal),
-}
 
 /// A reply as the agent wrote it, checked.
 #[derive(Debug, Clone)]
@@ -170,94 +120,6 @@ pub struct ReplyAnswer<'a> {
     pub delivery: &'a ReplyDelivery,
 }
 
-/// The effect of marking an escalation as waiting for the customer.
-#[derive(Debug, Clone)]
-pub struct Waiting {
-    pub escalation: EscalationRow,
-    /// When the follow-up reminder fires if the customer stays silent.
-    pub followup_at: DateTime<Utc>,
-}
-
-/// How an escalation is closed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Closing {
-    Resolved,
-    HandedBack,
-}
-
-impl Closing {
-    fn event(self) -> &'static str {
-        match self {
-            Closing::Resolved => "resolved",
-            Closing::HandedBack => "handed_back",
-        }
-    }
-}
-
-/// Whether `actor` may act on `row`: it is open and unheld, theirs, or they
-/// may override.
-fn check(row: Option<EscalationRow>, actor: &Actor) -> Result<EscalationRow, Refusal> {
-    let row = row.ok_or(Refusal::NotFound)?;
-    if row.state == EscalationState::Resolved {
-        return Err(Refusal::Resolved);
-    }
-    match &row.assigned_to {
-        Some(holder) if *holder != actor.name && !actor.may_override => {
-            Err(Refusal::HeldBy(holder.clone()))
-        }
-        _ => Ok(row),
-    }
-}
-
-async fn reread(tx: &mut WriteTx, id: i64) -> sqlx::Result<EscalationRow> {
-    let row = sqlx::query(&format!(
-        "SELECT {} FROM escalations WHERE id = $1",
-        store::escalations::COLUMNS
-    ))
-    .bind(id)
-    .fetch_one(&mut *tx.tx)
-    .await?;
-    store::escalations::from_row(&row)
-}
-
-/// Takes a waiting escalation. Of concurrent claims exactly one wins: the
-/// claim is a single compare-and-set update on `state = 'waiting'`.
-pub async fn claim(
-    store: &Store,
-    id: i64,
-    actor: &Actor,
-    now: DateTime<Utc>,
-) -> anyhow::Result<ClaimOutcome> {
-    let mut tx = store.begin_write().await?;
-    if claim_escalation(&mut tx.tx, id, &actor.name, now).await? == 1 {
-        add_event(&mut tx.tx, id, "claimed", Some(&actor.name), None, now).await?;
-        let row = reread(&mut tx, id).await?;
-        tx.commit().await?;
-        return Ok(ClaimOutcome::Claimed(row));
-    }
-    let row = lock_escalation(&mut tx.tx, store.backend(), id).await?;
-    let outcome = match row {
-        None => ClaimOutcome::Refused(Refusal::NotFound),
-        Some(row) if row.state == EscalationState::Resolved => {
-            ClaimOutcome::Refused(Refusal::Resolved)
-        }
-        Some(row) => match row.assigned_to.clone() {
-            Some(holder) if holder == actor.name => ClaimOutcome::AlreadyYours(row),
-            Some(holder) => ClaimOutcome::Refused(Refusal::HeldBy(holder)),
-            // Open but unheld outside `waiting` (e.g. waiting for the
-            // customer after a hand-over): take it without changing state.
-            None => {
-                assign_escalation(&mut tx.tx, id, &actor.name, row.state, now).await?;
-                add_event(&mut tx.tx, id, "claimed", Some(&actor.name), None, now).await?;
-                let row = reread(&mut tx, id).await?;
-                tx.commit().await?;
-                return Ok(ClaimOutcome::Claimed(row));
-            }
-        },
-    };
-    Ok(outcome)
-}
-
 /// Where a reply goes, decided from the conversation's window.
 enum Route {
     FreeForm(Option<MessagingType>),
@@ -306,7 +168,7 @@ pub async fn reply(
         assign_escalation(&mut tx.tx, id, holder, EscalationState::Assigned, now).await?;
     }
     let first = mark_first_response(&mut tx.tx, id, now).await?;
-    timers::cancel_for_escalation(&mut tx.tx, id, &["followup"]).await?;
+    timers::cancel_for_escalation(&mut tx.tx, id, &[TimerKind::Followup.as_str()]).await?;
     let detail = serde_json::to_value(&delivery)?;
     add_event(
         &mut tx.tx,
@@ -532,245 +394,9 @@ fn record_first_response(escalation: &EscalationRow, now: DateTime<Utc>) {
     }
 }
 
-/// An internal note for colleagues (never sent to the customer); any agent
-/// may add one, also to a resolved escalation.
-pub async fn note(
-    store: &Store,
-    id: i64,
-    actor: &Actor,
-    text: &str,
-    now: DateTime<Utc>,
-) -> anyhow::Result<ActionOutcome> {
-    let mut tx = store.begin_write().await?;
-    let Some(row) = lock_escalation(&mut tx.tx, store.backend(), id).await? else {
-        return Ok(ActionOutcome::Refused(Refusal::NotFound));
-    };
-    add_event(
-        &mut tx.tx,
-        id,
-        "note",
-        Some(&actor.name),
-        Some(serde_json::json!({ "text": text })),
-        now,
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(ActionOutcome::Done(row))
-}
-
-/// The agent waits for the customer's answer: state `waiting_customer` and a
-/// follow-up reminder after `policies.followup_after`.
-pub async fn wait_for_customer(
-    store: &Store,
-    policies: &Policies,
-    id: i64,
-    actor: &Actor,
-    now: DateTime<Utc>,
-) -> anyhow::Result<ActionOutcome<Waiting>> {
-    let mut tx = store.begin_write().await?;
-    let row = match check(
-        lock_escalation(&mut tx.tx, store.backend(), id).await?,
-        actor,
-    ) {
-        Ok(row) => row,
-        Err(refusal) => return Ok(ActionOutcome::Refused(refusal)),
-    };
-    let holder = row.assigned_to.as_deref().unwrap_or(&actor.name);
-    assign_escalation(
-        &mut tx.tx,
-        id,
-        holder,
-        EscalationState::WaitingCustomer,
-        now,
-    )
-    .await?;
-    let followup_at = now + policies.followup_after;
-    crate::case::schedule_followup(&mut tx.tx, id, row.conversation_id, followup_at, now).await?;
-    let detail = serde_json::json!({ "followup_at": followup_at });
-    add_event(
-        &mut tx.tx,
-        id,
-        "waiting_customer",
-        Some(&actor.name),
-        Some(detail),
-        now,
-    )
-    .await?;
-    let escalation = reread(&mut tx, id).await?;
-    tx.commit().await?;
-    Ok(ActionOutcome::Done(Waiting {
-        escalation,
-        followup_at,
-    }))
-}
-
-/// Returns the conversation to the bot: the escalation closes with event
-/// `handed_back` and the bot answers the customer's next message.
-pub async fn hand_back(
-    store: &Store,
-    id: i64,
-    actor: &Actor,
-    now: DateTime<Utc>,
-) -> anyhow::Result<ActionOutcome> {
-    close(store, id, actor, Closing::HandedBack, now).await
-}
-
-/// Closes the case: the conversation returns to the bot, and the customer's
-/// next message starts a fresh triage (and, if needed, a new escalation).
-pub async fn resolve(
-    store: &Store,
-    id: i64,
-    actor: &Actor,
-    now: DateTime<Utc>,
-) -> anyhow::Result<ActionOutcome> {
-    close(store, id, actor, Closing::Resolved, now).await
-}
-
-async fn close(
-    store: &Store,
-    id: i64,
-    actor: &Actor,
-    closing: Closing,
-    now: DateTime<Utc>,
-) -> anyhow::Result<ActionOutcome> {
-    let mut tx = store.begin_write().await?;
-    let row = match check(
-        lock_escalation(&mut tx.tx, store.backend(), id).await?,
-        actor,
-    ) {
-        Ok(row) => row,
-        Err(refusal) => return Ok(ActionOutcome::Refused(refusal)),
-    };
-    set_state(&mut tx.tx, id, EscalationState::Resolved, now).await?;
-    store::set_owner(&mut tx.tx, row.conversation_id, Owner::Bot).await?;
-    timers::cancel_for_escalation(&mut tx.tx, id, &[]).await?;
-    add_event(
-        &mut tx.tx,
-        id,
-        closing.event(),
-        Some(&actor.name),
-        None,
-        now,
-    )
-    .await?;
-    let escalation = reread(&mut tx, id).await?;
-    tx.commit().await?;
-    Ok(ActionOutcome::Done(escalation))
-}
-
-/// Passes the escalation to another agent (the holder, anyone while it is
-/// unheld, or an admin). A waiting escalation becomes assigned.
-pub async fn reassign(
-    store: &Store,
-    id: i64,
-    actor: &Actor,
-    to: &str,
-    now: DateTime<Utc>,
-) -> anyhow::Result<ActionOutcome> {
-    let mut tx = store.begin_write().await?;
-    let row = match check(
-        lock_escalation(&mut tx.tx, store.backend(), id).await?,
-        actor,
-    ) {
-        Ok(row) => row,
-        Err(refusal) => return Ok(ActionOutcome::Refused(refusal)),
-    };
-    let state = match row.state {
-        EscalationState::Waiting => EscalationState::Assigned,
-        other => other,
-    };
-    assign_escalation(&mut tx.tx, id, to, state, now).await?;
-    let detail = serde_json::json!({ "from": row.assigned_to, "to": to });
-    add_event(
-        &mut tx.tx,
-        id,
-        "reassigned",
-        Some(&actor.name),
-        Some(detail),
-        now,
-    )
-    .await?;
-    let escalation = reread(&mut tx, id).await?;
-    tx.commit().await?;
-    Ok(ActionOutcome::Done(escalation))
-}
-
-/// Called by the pipeline, inside its transaction, when a customer writes in
-/// a conversation: agent messages held behind a re-engagement template
-/// become due now (the window is open again). Returns how many; the caller
-/// wakes the sender after committing when it is more than zero.
-pub async fn release_held_messages(
-    conn: &mut AnyConnection,
-    conversation_id: i64,
-    now: DateTime<Utc>,
-) -> sqlx::Result<u64> {
-    release_held(conn, conversation_id, now).await
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn row(state: EscalationState, assigned_to: Option<&str>) -> EscalationRow {
-        let t = DateTime::<Utc>::UNIX_EPOCH;
-        EscalationRow {
-            id: 1,
-            conversation_id: 1,
-            turn_id: None,
-            queue: "support".into(),
-            priority: "normal".into(),
-            reason: "human".into(),
-            triage_class: None,
-            triage_confidence: None,
-            triage_reason: None,
-            state,
-            assigned_to: assigned_to.map(str::to_owned),
-            created_at: t,
-            sla_due_at: t,
-            deadline_at: t,
-            deadline_bound: "sla".into(),
-            window_closes_at: None,
-            first_response_at: None,
-            resolved_at: None,
-        }
-    }
-
-    fn actor(name: &str, may_override: bool) -> Actor {
-        Actor {
-            name: name.into(),
-            may_override,
-        }
-    }
-
-    #[test]
-    fn only_the_holder_or_an_admin_acts_on_a_held_escalation() {
-        let held = || Some(row(EscalationState::Assigned, Some("ana")));
-        assert!(check(held(), &actor("ana", false)).is_ok());
-        assert_eq!(
-            check(held(), &actor("luis", false)).unwrap_err(),
-            Refusal::HeldBy("ana".into())
-        );
-        assert!(check(held(), &actor("root", true)).is_ok());
-        assert!(
-            check(
-                Some(row(EscalationState::Waiting, None)),
-                &actor("luis", false)
-            )
-            .is_ok()
-        );
-        assert_eq!(
-            check(
-                Some(row(EscalationState::Resolved, None)),
-                &actor("root", true)
-            )
-            .unwrap_err(),
-            Refusal::Resolved
-        );
-        assert_eq!(
-            check(None, &actor("ana", false)).unwrap_err(),
-            Refusal::NotFound
-        );
-    }
 
     #[test]
     fn a_reply_needs_text_within_the_limit() {
