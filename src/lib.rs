@@ -50,6 +50,7 @@ pub mod scheduler;
 pub mod startup;
 pub mod store;
 pub mod telemetry;
+#[cfg(any(test, feature = "testkit"))]
 pub mod testkit;
 pub mod triage;
 pub mod wakeups;
