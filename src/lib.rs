@@ -53,5 +53,6 @@ pub mod telemetry;
 #[cfg(any(test, feature = "testkit"))]
 pub mod testkit;
 pub mod triage;
+pub mod vocab;
 pub mod wakeups;
 pub mod worker;

@@ -39,6 +39,7 @@ use crate::knowledge::{Article, Hit, KnowledgeBase};
 use crate::llm::LlmClient;
 use crate::triage::model::{FeatureInput, TriageModel};
 use crate::triage::{self, Lang, RetrievalPolicy, Triage, TriageClass, detect_language};
+pub use crate::vocab::EscalationReason;
 pub use context::{QueryScope, Speaker, Turn};
 pub use prompts::Prompts;
 
@@ -190,19 +191,6 @@ pub struct Reply {
     /// Articles the text was built from, most relevant first.
     pub article_ids: Vec<String>,
     pub source: AnswerSource,
-}
-
-/// Why a person must take over.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum EscalationReason {
-    Urgent,
-    /// A cue says a person must act (request, claim, threat...).
-    NeedsPerson,
-    /// The answering article is flagged `escalate: true`.
-    ArticleRequiresPerson,
-    /// No article is confident enough.
-    LowConfidence,
 }
 
 /// Whether to hand the conversation to a person.
@@ -398,7 +386,7 @@ impl Bot {
         }
         let confident: Vec<&Hit> = hits
             .iter()
-            .filter(|h| h.score >= self.settings.policy.min_confidence)
+            .filter(|h| crate::knowledge::is_confident(h, self.settings.policy.min_confidence))
             .collect();
         let (reply, escalation) = self
             .reply_for(retriever, &verdict, &confident, inbound)

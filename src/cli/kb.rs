@@ -16,7 +16,7 @@ use crate::config::Config;
 use crate::knowledge::handoff::{HandoffPassage, handoff_passages};
 use crate::knowledge::index::OnDimensionChange;
 use crate::knowledge::loader::{LoadError, LoadReport, load_dir};
-use crate::knowledge::{Decision, KnowledgeBase, decide};
+use crate::knowledge::{Coverage, KnowledgeBase, decide};
 
 /// `ventana kb <command>`.
 #[derive(Debug, Clone, clap::Subcommand)]
@@ -222,12 +222,12 @@ async fn ask(
         println!("   {snippet}…");
     }
     let verdict = match decision {
-        Decision::Answer { article_id } => format!("answer from {article_id}"),
-        Decision::AnswerAndEscalate { article_id, queue } => format!(
+        Coverage::Answer { article_id } => format!("answer from {article_id}"),
+        Coverage::AnswerAndEscalate { article_id, queue } => format!(
             "share {article_id} and escalate to a person (queue {})",
             queue.as_deref().unwrap_or("default")
         ),
-        Decision::DontKnow => "I do not know (no passage reaches the threshold)".to_owned(),
+        Coverage::DontKnow => "I do not know (no passage reaches the threshold)".to_owned(),
     };
     println!(
         "decision (min_confidence {:.2}): {verdict}",

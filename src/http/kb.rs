@@ -25,7 +25,7 @@ use crate::config::Role;
 use crate::knowledge::editor::{ArticleInput, EditError, WriteMode, delete_article, write_article};
 use crate::knowledge::handoff::{HandoffPassage, handoff_passages};
 use crate::knowledge::unanswered::{Corpus, QuestionGroup, group_questions, note_answered};
-use crate::knowledge::{Article, Decision, ScoredHit, decide};
+use crate::knowledge::{Article, Coverage, ScoredHit, decide};
 
 /// Most passages a search preview returns.
 const MAX_PREVIEW: usize = 20;
@@ -124,7 +124,7 @@ struct UnansweredList {
 struct SearchPreview {
     query: String,
     min_confidence: f32,
-    decision: Decision,
+    decision: Coverage,
     hits: Vec<ScoredHit>,
 }
 

@@ -36,7 +36,7 @@ pub struct ScoredHit {
 /// What the bot would do with a message, from retrieval alone.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "decision", rename_all = "snake_case")]
-pub enum Decision {
+pub enum Coverage {
     /// The best passage answers the message.
     Answer { article_id: String },
     /// The best passage answers, but the topic always needs a person.
@@ -48,17 +48,27 @@ pub enum Decision {
     DontKnow,
 }
 
+/// The one confidence threshold (`retrieval.min_confidence`): a passage
+/// at or above it may answer. The bot, its triage features, `kb ask`, the
+/// editors' preview and the unanswered list all decide through this and
+/// [`decide`].
+pub fn is_confident(hit: &Hit, min_confidence: f32) -> bool {
+    hit.score >= min_confidence
+}
+
 /// Applies the confidence threshold to best-first hits.
-pub fn decide(hits: &[Hit], min_confidence: f32) -> Decision {
+pub fn decide(hits: &[Hit], min_confidence: f32) -> Coverage {
     match hits.first() {
-        Some(hit) if hit.score >= min_confidence && hit.escalate => Decision::AnswerAndEscalate {
+        Some(hit) if is_confident(hit, min_confidence) && hit.escalate => {
+            Coverage::AnswerAndEscalate {
+                article_id: hit.article_id.clone(),
+                queue: hit.queue.clone(),
+            }
+        }
+        Some(hit) if is_confident(hit, min_confidence) => Coverage::Answer {
             article_id: hit.article_id.clone(),
-            queue: hit.queue.clone(),
         },
-        Some(hit) if hit.score >= min_confidence => Decision::Answer {
-            article_id: hit.article_id.clone(),
-        },
-        _ => Decision::DontKnow,
+        _ => Coverage::DontKnow,
     }
 }
 

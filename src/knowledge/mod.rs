@@ -34,7 +34,7 @@ pub mod watch;
 use serde::{Deserialize, Serialize};
 
 pub use article::{Article, ArticleError};
-pub use base::{Decision, DenseStatus, KnowledgeBase, ScoredHit, decide};
+pub use base::{Coverage, DenseStatus, KnowledgeBase, ScoredHit, decide, is_confident};
 pub use confidence::{DEFAULT_MIN_CONFIDENCE, Features};
 pub use indexer::SyncStats;
 pub use loader::{LoadError, LoadReport};

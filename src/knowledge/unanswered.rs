@@ -31,7 +31,7 @@ use super::editor::{ArticleInput, render};
 use super::lexicon::Lexicon;
 use super::sparse::SparseEncoder;
 use super::text::{char_ngrams, hash32, normalize, words};
-use super::{Decision, KnowledgeBase, decide};
+use super::{Coverage, KnowledgeBase, decide};
 
 /// Two messages at least this similar (0 to 1) belong to one group. Tuned on
 /// paraphrases that share the topic's words but not their function words;
@@ -211,10 +211,10 @@ pub async fn note_answered(
             .search(&group.representative, knowledge.top_k())
             .await?;
         group.answered_by = match decide(&hits, knowledge.min_confidence()) {
-            Decision::Answer { article_id } | Decision::AnswerAndEscalate { article_id, .. } => {
+            Coverage::Answer { article_id } | Coverage::AnswerAndEscalate { article_id, .. } => {
                 Some(article_id)
             }
-            Decision::DontKnow => None,
+            Coverage::DontKnow => None,
         };
     }
     Ok(())

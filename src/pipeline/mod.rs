@@ -18,7 +18,7 @@ use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
-pub use responder::{BotResponder, Decision, Responder, TurnContext, TurnPlan};
+pub use responder::{BotResponder, Responder, TurnContext, TurnPlan};
 
 use crate::case::open::{CaseOutlook, CaseTriage, Escalate, follow_the_window, open_for_turn};
 use crate::case::outbound::to_customer_once;

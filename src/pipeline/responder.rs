@@ -2,6 +2,7 @@
 //! a plan (triage, reply, escalation). The bot in [`crate::answer`]
 //! implements it; tests can substitute their own.
 
+use crate::vocab::TurnReply;
 use async_trait::async_trait;
 
 use crate::channels::model::Channel;
@@ -20,30 +21,6 @@ pub struct TurnContext<'a> {
     pub expected_answer: Option<&'a dyn crate::answer::ExpectedAnswer>,
 }
 
-/// What kind of reply a turn gets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Decision {
-    /// An answer from the knowledge base.
-    Answer,
-    /// A greeting or thanks.
-    Greeting,
-    /// "A person will follow up" (urgent, human, low confidence).
-    Acknowledge,
-    /// No reply (a person owns the conversation).
-    Silent,
-}
-
-impl Decision {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Decision::Answer => "answer",
-            Decision::Greeting => "greeting",
-            Decision::Acknowledge => "acknowledge",
-            Decision::Silent => "silent",
-        }
-    }
-}
-
 /// The bot's decision for one turn.
 #[derive(Debug, Clone)]
 pub struct TurnPlan {
@@ -53,7 +30,7 @@ pub struct TurnPlan {
     pub reason: Option<String>,
     /// `rules` or `llm`.
     pub triage_source: Option<String>,
-    pub decision: Decision,
+    pub decision: TurnReply,
     pub escalate: bool,
     /// Why the turn escalates (`urgent`, `needs_person`, `low_confidence`, ...).
     pub escalation_reason: Option<String>,
@@ -70,7 +47,7 @@ impl TurnPlan {
             lang: None,
             reason: Some(reason.to_owned()),
             triage_source: None,
-            decision: Decision::Silent,
+            decision: TurnReply::Silent,
             escalate: false,
             escalation_reason: None,
             queue: None,
@@ -111,9 +88,9 @@ impl Responder for BotResponder {
         };
         let decision = self.bot.respond(self.knowledge.as_ref(), &inbound).await;
         let kind = match decision.reply.kind {
-            ReplyKind::Answer => Decision::Answer,
-            ReplyKind::Greeting => Decision::Greeting,
-            ReplyKind::Acknowledgement => Decision::Acknowledge,
+            ReplyKind::Answer => TurnReply::Answer,
+            ReplyKind::Greeting => TurnReply::Greeting,
+            ReplyKind::Acknowledgement => TurnReply::Acknowledge,
         };
         let triage = &decision.triage;
         Ok(TurnPlan {

@@ -6,7 +6,7 @@
 
 use super::Store;
 use super::escalations::EscalationState;
-use crate::triage::TriageClass;
+use crate::vocab::TriageClass;
 
 /// How a stored turn got its label.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -6,9 +6,9 @@
 use chrono::{DateTime, Utc};
 
 use super::{Store, from_ms, to_ms};
-use crate::answer::EscalationReason;
 use crate::knowledge::unanswered::Asked;
-use crate::pipeline::Decision;
+use crate::vocab::EscalationReason;
+use crate::vocab::TurnReply;
 
 /// turns.id, customer_text, lang, created_at.
 type AskedRow = (i64, String, Option<String>, i64);
@@ -30,7 +30,7 @@ impl Store {
              ORDER BY t.created_at DESC, t.id DESC LIMIT $4",
         )
         .bind(low_confidence_reason())
-        .bind(Decision::Acknowledge.as_str())
+        .bind(TurnReply::Acknowledge.as_str())
         .bind(to_ms(since))
         .bind(limit)
         .fetch_all(self.pool())

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::cues::{Cue, Signals, scan};
 use super::{Basis, Lang, Triage, TriageClass, TriageSource, detect_language};
-use crate::knowledge::Hit;
+use crate::knowledge::{self, Coverage, DEFAULT_MIN_CONFIDENCE, Hit};
 
 /// How retrieval confidence feeds triage.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -27,7 +27,7 @@ pub struct RetrievalPolicy {
 impl Default for RetrievalPolicy {
     fn default() -> Self {
         Self {
-            min_confidence: 0.35,
+            min_confidence: DEFAULT_MIN_CONFIDENCE,
             covered_override: 0.85,
         }
     }
@@ -163,17 +163,17 @@ pub fn decide(s: &Signals, lang: Lang, hits: &[Hit], policy: &RetrievalPolicy) -
         t.small_talk = Some(kind);
         return t;
     }
-    match top {
-        Some(hit) if hit.score >= policy.min_confidence && hit.escalate => verdict(
+    match (knowledge::decide(hits, policy.min_confidence), top) {
+        (Coverage::AnswerAndEscalate { article_id, .. }, Some(hit)) => verdict(
             TriageClass::Human,
             hit.score,
-            format!("human: article {} requires a person", hit.article_id),
+            format!("human: article {article_id} requires a person"),
             Basis::EscalateArticle,
         ),
-        Some(hit) if hit.score >= policy.min_confidence => verdict(
+        (Coverage::Answer { article_id }, Some(hit)) => verdict(
             TriageClass::Faq,
             hit.score,
-            format!("faq: answered by {}", hit.article_id),
+            format!("faq: answered by {article_id}"),
             Basis::Article,
         ),
         _ => verdict(

@@ -21,7 +21,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::knowledge::Hit;
+use crate::knowledge::{Hit, is_confident};
 use crate::triage::SmallTalk;
 use crate::triage::cues::{Cue, Signals};
 use crate::triage::normalize::tokens;
@@ -239,7 +239,7 @@ fn retrieval_block(hits: &[Hit], min_confidence: f32) -> Vec<f32> {
     let top = hits.first();
     let top_score = top.map_or(0.0, |h| h.score);
     let second = hits.get(1).map_or(0.0, |h| h.score);
-    let confident = top_score >= min_confidence;
+    let confident = top.is_some_and(|h| is_confident(h, min_confidence));
     vec![
         top_score,
         second,
@@ -250,7 +250,7 @@ fn retrieval_block(hits: &[Hit], min_confidence: f32) -> Vec<f32> {
         flag(
             hits.iter()
                 .take(3)
-                .any(|h| h.score >= min_confidence && h.handoff),
+                .any(|h| is_confident(h, min_confidence) && h.handoff),
         ),
         flag(top.is_none()),
     ]
