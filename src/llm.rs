@@ -39,7 +39,7 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 /// Who says a chat message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Role {
+pub enum ChatRole {
     System,
     User,
     Assistant,
@@ -48,20 +48,20 @@ pub enum Role {
 /// One chat message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChatMessage {
-    pub role: Role,
+    pub role: ChatRole,
     pub content: String,
 }
 
 impl ChatMessage {
     pub fn system(content: impl Into<String>) -> Self {
         Self {
-            role: Role::System,
+            role: ChatRole::System,
             content: content.into(),
         }
     }
     pub fn user(content: impl Into<String>) -> Self {
         Self {
-            role: Role::User,
+            role: ChatRole::User,
             content: content.into(),
         }
     }

@@ -176,7 +176,7 @@ pub struct UnbalancedBrace;
 
 /// One parsed template.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Template {
+pub struct PromptTemplate {
     parts: Vec<Part>,
 }
 
@@ -186,7 +186,7 @@ enum Part {
     Placeholder(String),
 }
 
-impl Template {
+impl PromptTemplate {
     /// Parses `{name}` placeholders; `{{` and `}}` are literal braces.
     pub fn parse(text: &str) -> Result<Self, UnbalancedBrace> {
         let mut parts = Vec::new();
@@ -253,7 +253,7 @@ impl Template {
 /// All templates, checked.
 #[derive(Debug, Clone)]
 pub struct Prompts {
-    templates: HashMap<(TemplateId, Option<Lang>), Template>,
+    templates: HashMap<(TemplateId, Option<Lang>), PromptTemplate>,
 }
 
 impl Prompts {
@@ -311,7 +311,7 @@ impl Prompts {
     }
 
     /// A template; `lang` is ignored for the shared (system/user) ones.
-    pub fn get(&self, id: TemplateId, lang: Lang) -> &Template {
+    pub fn get(&self, id: TemplateId, lang: Lang) -> &PromptTemplate {
         let key = if TemplateId::SHARED.contains(&id) {
             (id, None)
         } else {
@@ -322,9 +322,9 @@ impl Prompts {
 }
 
 /// Parses and checks one template's placeholders.
-pub fn check(id: TemplateId, file: &Path, text: &str) -> Result<Template, PromptError> {
+pub fn check(id: TemplateId, file: &Path, text: &str) -> Result<PromptTemplate, PromptError> {
     let template =
-        Template::parse(text).map_err(|UnbalancedBrace| PromptError::UnbalancedBrace {
+        PromptTemplate::parse(text).map_err(|UnbalancedBrace| PromptError::UnbalancedBrace {
             file: file.to_owned(),
         })?;
     for placeholder in template.placeholders() {
@@ -371,7 +371,7 @@ mod tests {
 
     #[test]
     fn render_is_single_pass() {
-        let t = Template::parse("A {passage} B {{literal}}").unwrap();
+        let t = PromptTemplate::parse("A {passage} B {{literal}}").unwrap();
         assert_eq!(
             t.render(&[("passage", "{passage} and {title}")]),
             "A {passage} and {title} B {literal}"

@@ -5,12 +5,12 @@
 //! defaults. They take no placeholders; a file with one (or a stray brace)
 //! stops the start with the file named. Kept apart from
 //! [`crate::answer::Prompts`] because these are the scheduler's messages,
-//! not the bot's, but parsed with the same [`Template`] rules.
+//! not the bot's, but parsed with the same [`PromptTemplate`] rules.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use crate::answer::prompts::Template;
+use crate::answer::prompts::PromptTemplate;
 use crate::triage::Lang;
 
 /// Which scheduler message.
@@ -113,7 +113,7 @@ impl SchedulerTexts {
 
 /// Parses one text: no placeholders, balanced braces, not empty.
 fn check(file: &Path, text: &str) -> anyhow::Result<String> {
-    let template = Template::parse(text).map_err(|_| {
+    let template = PromptTemplate::parse(text).map_err(|_| {
         anyhow::anyhow!(
             "prompt template {}: unbalanced brace (write {{{{ or }}}} for a literal brace)",
             file.display()

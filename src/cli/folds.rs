@@ -12,7 +12,7 @@ use crate::corpus::Business;
 use crate::knowledge::KnowledgeBase;
 use crate::knowledge::dense::DenseEmbedder;
 use crate::triage::model::fit::{self, FitSettings, Sample};
-use crate::triage::model::tune::{self, Scored};
+use crate::triage::model::tune::{self, ScoredCase};
 use crate::triage::model::{
     FeatureLayout, OperatingPoint, Provenance, TriageModel, features, gates,
 };
@@ -162,11 +162,11 @@ pub fn train_on(
 }
 
 /// `model`'s scores for the cases of business `b`.
-pub fn score(model: &TriageModel, prepared: &Prepared) -> Vec<Scored> {
+pub fn score(model: &TriageModel, prepared: &Prepared) -> Vec<ScoredCase> {
     prepared
         .items
         .iter()
-        .map(|item| Scored {
+        .map(|item| ScoredCase {
             p: model.probabilities(&item.sample.x),
             gates: item.gates,
             expected: item.sample.class,
@@ -183,12 +183,12 @@ pub fn out_of_fold(
     prepared: &[Prepared],
     among: &[usize],
     settings: FitSettings,
-) -> anyhow::Result<Vec<Scored>> {
+) -> anyhow::Result<Vec<ScoredCase>> {
     let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let mut per_fold: Vec<Option<anyhow::Result<Vec<Scored>>>> =
+    let mut per_fold: Vec<Option<anyhow::Result<Vec<ScoredCase>>>> =
         (0..among.len()).map(|_| None).collect();
     for chunk in (0..among.len()).collect::<Vec<_>>().chunks(workers) {
-        let results: Vec<(usize, anyhow::Result<Vec<Scored>>)> = std::thread::scope(|scope| {
+        let results: Vec<(usize, anyhow::Result<Vec<ScoredCase>>)> = std::thread::scope(|scope| {
             let handles: Vec<_> = chunk
                 .iter()
                 .map(|&slot| {
@@ -230,7 +230,7 @@ pub fn choose_point(
     prepared: &[Prepared],
     among: &[usize],
     settings: FitSettings,
-) -> anyhow::Result<(OperatingPoint, Vec<Scored>)> {
+) -> anyhow::Result<(OperatingPoint, Vec<ScoredCase>)> {
     let scored = out_of_fold(layout, prepared, among, settings)?;
     Ok((tune::choose(&scored), scored))
 }

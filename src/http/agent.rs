@@ -26,7 +26,7 @@ use super::AppState;
 use super::auth::Caller;
 use super::error::ApiError;
 use crate::case::actions::{
-    self, ActionOutcome, Actor, ClaimOutcome, Refusal, Reply, ReplyAnswer, ReplyOutcome,
+    self, ActionOutcome, Actor, AgentReply, ClaimOutcome, Refusal, ReplyAnswer, ReplyOutcome,
     TemplateChoice, Waiting,
 };
 use crate::channels::model::Channel;
@@ -382,7 +382,7 @@ async fn reply(
         language: t.language,
         params: t.params,
     });
-    let reply = Reply::new(&body.text, template).map_err(ApiError::Unprocessable)?;
+    let reply = AgentReply::new(&body.text, template).map_err(ApiError::Unprocessable)?;
     let policies = policies(&state)?;
     let outcome = actions::reply(
         &state.store,

@@ -8,7 +8,7 @@
 
 use serde_json::{Value, json};
 
-use super::{ChatMessage, LlmError, OutputSchema, Role, StructuredMode};
+use super::{ChatMessage, ChatRole, LlmError, OutputSchema, StructuredMode};
 
 /// The chat-completions request body.
 pub(super) fn request(
@@ -49,7 +49,7 @@ fn append_json_instruction(messages: &mut Vec<ChatMessage>, schema: &OutputSchem
         "\n\nRespond with one JSON object and nothing else, matching this JSON schema:\n{}",
         schema.schema
     );
-    match messages.iter_mut().find(|m| m.role == Role::System) {
+    match messages.iter_mut().find(|m| m.role == ChatRole::System) {
         Some(system) => system.content.push_str(&instruction),
         None => messages.insert(0, ChatMessage::system(instruction.trim_start())),
     }

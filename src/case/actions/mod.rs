@@ -28,7 +28,7 @@ use crate::store::timers;
 use crate::store::{self, EscalationRow, EscalationState, Owner, Store, WriteTx};
 
 pub use reply::{
-    HUMAN_AGENT_TAG, MAX_TEXT_CHARS, Reply, ReplyAnswer, ReplyDelivery, ReplyOutcome,
+    AgentReply, HUMAN_AGENT_TAG, MAX_TEXT_CHARS, ReplyAnswer, ReplyDelivery, ReplyOutcome,
     TemplateChoice, reply,
 };
 

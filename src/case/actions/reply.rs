@@ -29,7 +29,7 @@ pub const HUMAN_AGENT_TAG: &str = "HUMAN_AGENT";
 
 /// A reply as the agent wrote it, checked.
 #[derive(Debug, Clone)]
-pub struct Reply {
+pub struct AgentReply {
     text: String,
     template: Option<TemplateChoice>,
 }
@@ -43,9 +43,9 @@ pub struct TemplateChoice {
     pub params: HashMap<String, String>,
 }
 
-impl Reply {
+impl AgentReply {
     /// A reply needs text, at most [`MAX_TEXT_CHARS`] characters.
-    pub fn new(text: &str, template: Option<TemplateChoice>) -> Result<Reply, String> {
+    pub fn new(text: &str, template: Option<TemplateChoice>) -> Result<AgentReply, String> {
         let text = text.trim();
         if text.is_empty() {
             return Err("text: a reply needs text".into());
@@ -53,7 +53,7 @@ impl Reply {
         if text.chars().count() > MAX_TEXT_CHARS {
             return Err(format!("text: at most {MAX_TEXT_CHARS} characters"));
         }
-        Ok(Reply {
+        Ok(AgentReply {
             text: text.to_owned(),
             template,
         })
@@ -136,7 +136,7 @@ pub async fn reply(
     policies: &Policies,
     id: i64,
     actor: &Actor,
-    reply: &Reply,
+    reply: &AgentReply,
     idempotency: Option<&IdempotencyKey>,
     now: DateTime<Utc>,
 ) -> anyhow::Result<ReplyOutcome> {
@@ -206,7 +206,7 @@ async fn route_reply(
     conn: &mut AnyConnection,
     policies: &Policies,
     conversation: &ConversationRow,
-    reply: &Reply,
+    reply: &AgentReply,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Result<Route, ReplyOutcome>> {
     let window = conversation.window(now);
@@ -400,8 +400,8 @@ mod tests {
 
     #[test]
     fn a_reply_needs_text_within_the_limit() {
-        assert!(Reply::new("  ", None).is_err());
-        assert!(Reply::new(&"a".repeat(MAX_TEXT_CHARS + 1), None).is_err());
-        assert_eq!(Reply::new(" hola ", None).unwrap().text, "hola");
+        assert!(AgentReply::new("  ", None).is_err());
+        assert!(AgentReply::new(&"a".repeat(MAX_TEXT_CHARS + 1), None).is_err());
+        assert_eq!(AgentReply::new(" hola ", None).unwrap().text, "hola");
     }
 }

@@ -21,7 +21,7 @@ pub const UNSAFE_BUDGET: f64 = 0.015;
 
 /// One out-of-fold prediction.
 #[derive(Debug, Clone, Copy)]
-pub struct Scored {
+pub struct ScoredCase {
     pub p: Probabilities,
     pub gates: Gates,
     pub expected: TriageClass,
@@ -45,7 +45,7 @@ const FAQ_GRID: std::ops::RangeInclusive<u32> = 10..=98;
 const URGENT_GRID: std::ops::RangeInclusive<u32> = 10..=80;
 
 /// The figures of `point` over `scored`.
-pub fn evaluate(scored: &[Scored], point: &OperatingPoint) -> CurvePoint {
+pub fn evaluate(scored: &[ScoredCase], point: &OperatingPoint) -> CurvePoint {
     let mut needs_person = 0usize;
     let mut unsafe_answers = 0usize;
     let mut faq = 0usize;
@@ -86,7 +86,7 @@ pub fn evaluate(scored: &[Scored], point: &OperatingPoint) -> CurvePoint {
 }
 
 /// Urgent F2 at `point`.
-fn urgent_f2(scored: &[Scored], point: &OperatingPoint) -> f64 {
+fn urgent_f2(scored: &[ScoredCase], point: &OperatingPoint) -> f64 {
     let (mut tp, mut predicted, mut support) = (0usize, 0usize, 0usize);
     for s in scored {
         let (class, _) = decide(&s.p, s.gates, point);
@@ -106,7 +106,7 @@ fn urgent_f2(scored: &[Scored], point: &OperatingPoint) -> f64 {
 
 /// The safety-first operating point for `scored` (see the module docs).
 /// Ties go to the stricter threshold, so the choice is deterministic.
-pub fn choose(scored: &[Scored]) -> OperatingPoint {
+pub fn choose(scored: &[ScoredCase]) -> OperatingPoint {
     let mut best: Option<CurvePoint> = None;
     for step in FAQ_GRID {
         let point = OperatingPoint {
@@ -142,7 +142,7 @@ pub fn choose(scored: &[Scored]) -> OperatingPoint {
 }
 
 /// The trade-off curve over `faq_min` at the chosen `urgent_share`.
-pub fn curve(scored: &[Scored], urgent_share: f32) -> Vec<CurvePoint> {
+pub fn curve(scored: &[ScoredCase], urgent_share: f32) -> Vec<CurvePoint> {
     (2..=19)
         .map(|step| {
             evaluate(
@@ -160,8 +160,8 @@ pub fn curve(scored: &[Scored], urgent_share: f32) -> Vec<CurvePoint> {
 mod tests {
     use super::*;
 
-    fn scored(faq: f32, urgent: f32, expected: TriageClass) -> Scored {
-        Scored {
+    fn scored(faq: f32, urgent: f32, expected: TriageClass) -> ScoredCase {
+        ScoredCase {
             p: Probabilities {
                 faq,
                 urgent,
