@@ -32,7 +32,6 @@ use crate::case::actions::{
 use crate::channels::model::Channel;
 use crate::config::Role;
 use crate::conversation::Window;
-use crate::escalation::Policies;
 use crate::store::agent::{QueueItem, ThreadEntry};
 use crate::store::idempotency::IdempotencyKey;
 use crate::store::{EscalationEvent, EscalationFilter, EscalationRow, EscalationState, Owner};
@@ -249,15 +248,6 @@ fn actor(caller: &Caller) -> Actor {
     }
 }
 
-fn policies(state: &AppState) -> Result<Policies, ApiError> {
-    // Checked at start, so this cannot fail on a running server.
-    state
-        .config
-        .escalation
-        .policies()
-        .map_err(|e| ApiError::Internal(anyhow::anyhow!("escalation policies: {e}")))
-}
-
 fn refused(refusal: Refusal) -> ApiError {
     match refusal {
         Refusal::NotFound => ApiError::NotFound,
@@ -383,10 +373,9 @@ async fn reply(
         params: t.params,
     });
     let reply = AgentReply::new(&body.text, template).map_err(ApiError::Unprocessable)?;
-    let policies = policies(&state)?;
     let outcome = actions::reply(
         &state.store,
-        &policies,
+        &state.policies,
         id,
         &actor(&caller),
         &reply,
@@ -453,10 +442,9 @@ async fn wait_for_customer(
     Path(id): Path<i64>,
 ) -> Result<Json<WaitingAnswer>, ApiError> {
     caller.require(Role::Agent)?;
-    let policies = policies(&state)?;
     let outcome = actions::wait_for_customer(
         &state.store,
-        &policies,
+        &state.policies,
         id,
         &actor(&caller),
         state.clock.now(),
