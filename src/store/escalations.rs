@@ -314,14 +314,6 @@ impl Store {
         row.as_ref().map(from_row).transpose()
     }
 
-    pub async fn open_escalation(
-        &self,
-        conversation_id: i64,
-    ) -> sqlx::Result<Option<EscalationRow>> {
-        let mut conn = self.pool().acquire().await?;
-        open_escalation_in(&mut conn, conversation_id).await
-    }
-
     /// Escalations ordered by deadline, soonest first.
     pub async fn list_escalations(
         &self,

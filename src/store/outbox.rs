@@ -372,13 +372,4 @@ impl Store {
         .await?;
         rows.into_iter().map(from_raw).collect()
     }
-
-    pub async fn outbox_row(&self, id: i64) -> anyhow::Result<Option<OutboxRow>> {
-        let row: Option<Raw> =
-            sqlx::query_as(&format!("SELECT {COLUMNS} FROM outbox WHERE id = $1"))
-                .bind(id)
-                .fetch_optional(self.pool())
-                .await?;
-        row.map(from_raw).transpose()
-    }
 }

@@ -151,22 +151,6 @@ impl Store {
     }
 }
 
-/// Inside the transaction that commits the timer's effects: marks it done.
-pub async fn complete_timer(
-    conn: &mut AnyConnection,
-    id: i64,
-    now: DateTime<Utc>,
-) -> sqlx::Result<()> {
-    sqlx::query(
-        "UPDATE timers SET state = 'done', fired_at = $1, lease_until = NULL WHERE id = $2",
-    )
-    .bind(to_ms(now))
-    .bind(id)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
-}
-
 impl Store {
     /// Puts a timer back for later (an error while firing).
     pub async fn retry_timer(&self, id: i64, at: DateTime<Utc>) -> sqlx::Result<()> {
