@@ -138,6 +138,11 @@ fn layout_difference(expected: &FeatureLayout, found: &FeatureLayout) -> Option<
             "feature version {}, this build extracts version {}",
             found.version, expected.version
         )
+    } else if expected.embedding_scale != found.embedding_scale {
+        format!(
+            "embedding scale {}, this build multiplies the vector by {}",
+            found.embedding_scale, expected.embedding_scale
+        )
     } else {
         "its cue, retrieval or history features differ from this build's".to_owned()
     })
@@ -215,5 +220,27 @@ mod tests {
             load(&path).unwrap_err(),
             ModelFileError::Corrupt { .. }
         ));
+    }
+
+    #[test]
+    fn a_model_whose_embedding_block_was_scaled_otherwise_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("e5.json");
+        let mut m = model(64);
+        m.layout = FeatureLayout::current(64, 8);
+        m.weights = vec![0.25; m.layout.len() * 3];
+        save(&m, &path).unwrap();
+        assert_eq!(load(&path).unwrap(), m);
+        m.layout.embedding_scale += 1;
+        save(&m, &path).unwrap();
+        let text = load(&path).unwrap_err().to_string();
+        assert!(text.contains("embedding scale"), "{text}");
+        // A file written before the scale existed reads as unscaled, which
+        // is right for a model without an embedding block.
+        let lexical = serde_json::to_value(model(64).layout).unwrap();
+        let mut old = lexical.clone();
+        old.as_object_mut().unwrap().remove("embedding_scale");
+        let read: FeatureLayout = serde_json::from_value(old).unwrap();
+        assert_eq!(serde_json::to_value(read).unwrap(), lexical);
     }
 }
