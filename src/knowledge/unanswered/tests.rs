@@ -2,8 +2,10 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
 
+use super::draft::{free_id, slug, title_from};
 use super::*;
 use crate::knowledge::article::parse_article;
+use crate::knowledge::editor::ArticleInput;
 
 /// A small knowledge base in the shop's usual words, so function words and
 /// shop vocabulary ("pedido", "envío", "tienda") weigh little.

@@ -9,18 +9,22 @@
 //! such escalation), 409 (resolved, held by another agent, window closed
 //! without a template, Messenger's 7 days over) or 422 (bad template).
 
-use std::collections::HashMap;
-
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::json;
 use sha2::{Digest, Sha256};
+
+mod views;
+
+use views::{
+    ConversationView, EscalationDetail, EscalationView, ListParams, NoteBody, ReassignBody,
+    ReplyBody, Source, WaitingAnswer,
+};
 
 use super::AppState;
 use super::auth::Caller;
@@ -29,17 +33,15 @@ use crate::case::actions::{
     self, ActionOutcome, Actor, AgentReply, ClaimOutcome, Refusal, ReplyAnswer, ReplyOutcome,
     TemplateChoice, Waiting,
 };
-use crate::channels::model::Channel;
 use crate::config::Role;
-use crate::conversation::Window;
-use crate::store::agent::{QueueItem, ThreadEntry};
+use crate::store::agent::ThreadEntry;
 use crate::store::idempotency::IdempotencyKey;
-use crate::store::{EscalationEvent, EscalationFilter, EscalationRow, EscalationState, Owner};
+use crate::store::{EscalationFilter, EscalationRow};
 
 /// The OpenAPI description of this API, kept beside the code it describes.
-pub const OPENAPI: &str = include_str!("../../api/openapi.json");
+pub const OPENAPI: &str = include_str!("../../../api/openapi.json");
 /// Most escalations one list returns.
-const MAX_LIST: i64 = 500;
+pub(super) const MAX_LIST: i64 = 500;
 
 const OPENAPI_PATH: &str = "/api/openapi.json";
 const ESCALATIONS: &str = "/api/escalations";
@@ -82,163 +84,6 @@ pub fn router() -> Router<AppState> {
         .route(RESOLVE, post(resolve))
         .route(REASSIGN, post(reassign))
         .route(CONVERSATION, get(conversation))
-}
-
-/// One escalation as the agents' list shows it.
-#[derive(Debug, Serialize)]
-struct EscalationView {
-    id: i64,
-    conversation_id: i64,
-    channel: Channel,
-    customer_name: Option<String>,
-    queue: String,
-    priority: String,
-    state: EscalationState,
-    assigned_to: Option<String>,
-    reason: String,
-    triage_class: Option<String>,
-    triage_confidence: Option<f64>,
-    created_at: DateTime<Utc>,
-    sla_due_at: DateTime<Utc>,
-    deadline_at: DateTime<Utc>,
-    deadline_bound: String,
-    /// Seconds to the deadline (negative: overdue).
-    time_left_seconds: i64,
-    /// When the 24-hour customer service window closes (or closed).
-    window_closes_at: Option<DateTime<Utc>>,
-    /// Seconds of free-form replies left; `null` when the window is closed.
-    window_time_left_seconds: Option<i64>,
-    window: Window,
-    first_response_at: Option<DateTime<Utc>>,
-    resolved_at: Option<DateTime<Utc>>,
-    last_message_preview: Option<String>,
-}
-
-impl EscalationView {
-    fn new(item: QueueItem, now: DateTime<Utc>) -> Self {
-        let window = Window::at(
-            item.channel,
-            item.last_customer_message_at,
-            item.window_error_at,
-            item.free_entry_until,
-            now,
-        );
-        let e = item.escalation;
-        EscalationView {
-            id: e.id,
-            conversation_id: e.conversation_id,
-            channel: item.channel,
-            customer_name: item.customer_name,
-            queue: e.queue,
-            priority: e.priority,
-            state: e.state,
-            assigned_to: e.assigned_to,
-            reason: e.reason,
-            triage_class: e.triage_class,
-            triage_confidence: e.triage_confidence,
-            created_at: e.created_at,
-            sla_due_at: e.sla_due_at,
-            deadline_at: e.deadline_at,
-            deadline_bound: e.deadline_bound,
-            time_left_seconds: (e.deadline_at - now).num_seconds(),
-            window_closes_at: window.closes_at,
-            window_time_left_seconds: window.time_left(now).map(|d| d.num_seconds()),
-            window,
-            first_response_at: e.first_response_at,
-            resolved_at: e.resolved_at,
-            last_message_preview: item.last_message_preview,
-        }
-    }
-}
-
-#[derive(Debug, Serialize)]
-struct EscalationDetail {
-    #[serde(flatten)]
-    escalation: EscalationView,
-    events: Vec<EscalationEvent>,
-}
-
-#[derive(Debug, Deserialize)]
-struct ListParams {
-    queue: Option<String>,
-    state: Option<String>,
-    #[serde(default)]
-    include_resolved: bool,
-    limit: Option<i64>,
-}
-
-impl TryFrom<ListParams> for EscalationFilter {
-    type Error = ApiError;
-
-    fn try_from(p: ListParams) -> Result<Self, ApiError> {
-        let state = match p.state.as_deref().filter(|s| !s.is_empty()) {
-            None => None,
-            Some(s) => Some(EscalationState::parse(s).ok_or_else(|| {
-                ApiError::BadRequest(format!(
-                    "state: {s:?} is not one of waiting, assigned, waiting_customer, resolved"
-                ))
-            })?),
-        };
-        Ok(EscalationFilter {
-            queue: p.queue.filter(|q| !q.is_empty()),
-            state,
-            include_resolved: p.include_resolved,
-            limit: p.limit.unwrap_or(100).clamp(1, MAX_LIST),
-        })
-    }
-}
-
-#[derive(Debug, Deserialize, Serialize)]
-struct ReplyBody {
-    text: String,
-    template: Option<TemplateBody>,
-}
-
-#[derive(Debug, Deserialize, Serialize)]
-struct TemplateBody {
-    name: String,
-    language: String,
-    #[serde(default)]
-    params: HashMap<String, String>,
-}
-
-#[derive(Debug, Deserialize)]
-struct NoteBody {
-    text: String,
-}
-
-#[derive(Debug, Deserialize)]
-struct ReassignBody {
-    agent: String,
-}
-
-#[derive(Debug, Serialize)]
-struct WaitingAnswer {
-    escalation: EscalationRow,
-    followup_at: DateTime<Utc>,
-}
-
-/// A conversation with everything an agent needs to answer it.
-#[derive(Debug, Serialize)]
-struct ConversationView {
-    id: i64,
-    channel: Channel,
-    customer_id: String,
-    customer_name: Option<String>,
-    lang: Option<String>,
-    owner: Owner,
-    window: Window,
-    window_time_left_seconds: Option<i64>,
-    escalations: Vec<EscalationRow>,
-    /// Knowledge articles the bot's replies drew on, with their titles.
-    sources: Vec<Source>,
-    thread: Vec<ThreadEntry>,
-}
-
-#[derive(Debug, Serialize)]
-struct Source {
-    id: String,
-    title: Option<String>,
 }
 
 fn actor(caller: &Caller) -> Actor {

@@ -19,6 +19,9 @@
 //! key ("tienda", "sucursal", "store"), and words sharing most character
 //! trigrams match partly ("perro", "perros", "perrro").
 
+mod draft;
+
+use draft::draft_article;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, LazyLock};
 
@@ -27,7 +30,6 @@ use serde::Serialize;
 
 use super::article::Article;
 use super::chat::{FILLER, expand_abbreviations};
-use super::editor::{ArticleInput, render};
 use super::lexicon::Lexicon;
 use super::sparse::SparseEncoder;
 use super::text::{char_ngrams, hash32, normalize, words};
@@ -429,89 +431,9 @@ fn languages_by_frequency(turns: &[&Asked]) -> Vec<String> {
     counts.into_iter().map(|(l, _)| l).collect()
 }
 
-fn draft_article(
-    representative: &str,
-    questions: Vec<String>,
-    lang: Option<String>,
-    taken: &mut HashSet<String>,
-) -> ArticleDraft {
-    let id = free_id(&slug(representative), taken);
-    let title = title_from(representative);
-    let markdown = render(&ArticleInput {
-        title: title.clone(),
-        questions: questions.clone(),
-        lang: lang.clone(),
-        ..ArticleInput::default()
-    })
-    .unwrap_or_default();
-    ArticleDraft {
-        id,
-        title,
-        questions,
-        lang,
-        markdown,
-    }
-}
-
 /// Whitespace (line breaks of coalesced messages included) as single spaces.
 fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-/// The message as a title: first letter capitalised, cut at a word
-/// boundary when long.
-fn title_from(text: &str) -> String {
-    let mut title = String::with_capacity(text.len());
-    let mut capitalised = false;
-    for c in text.chars() {
-        if !capitalised && c.is_alphabetic() {
-            title.extend(c.to_uppercase());
-            capitalised = true;
-        } else {
-            title.push(c);
-        }
-    }
-    if title.chars().count() <= MAX_TITLE_CHARS {
-        return title;
-    }
-    let cut: String = title.chars().take(MAX_TITLE_CHARS).collect();
-    let cut = match cut.rfind(' ') {
-        Some(space) if space > 0 => &cut[..space],
-        _ => cut.as_str(),
-    };
-    format!("{}…", cut.trim_end_matches([',', ';', ':', ' ']))
-}
-
-/// A file name from the message's topic words: ASCII, hyphenated.
-fn slug(text: &str) -> String {
-    let normalized = normalize(text);
-    let parts: Vec<String> = words(&normalized)
-        .filter(|w| is_topic_word(w))
-        .map(|w| {
-            w.chars()
-                .filter(char::is_ascii_alphanumeric)
-                .collect::<String>()
-        })
-        .filter(|w| !w.is_empty())
-        .take(MAX_ID_WORDS)
-        .collect();
-    if parts.is_empty() {
-        "article".to_owned()
-    } else {
-        parts.join("-")
-    }
-}
-
-/// `base`, or `base-2`, `base-3`... whichever is not taken; marks it taken.
-fn free_id(base: &str, taken: &mut HashSet<String>) -> String {
-    let mut id = base.to_owned();
-    let mut n = 2;
-    while taken.contains(&id) {
-        id = format!("{base}-{n}");
-        n += 1;
-    }
-    taken.insert(id.clone());
-    id
 }
 
 /// Union-find over message indices.
