@@ -8,6 +8,7 @@
 //! writers queue in Rust instead of failing with `SQLITE_BUSY`.
 
 pub mod agent;
+mod claim;
 mod conversations;
 pub mod escalations;
 pub mod idempotency;

@@ -4,7 +4,8 @@
 use chrono::{DateTime, Duration, Utc};
 use sqlx::AnyConnection;
 
-use super::{Backend, Store, to_ms};
+use super::claim::{IdMatch, claim, claimed_ids};
+use super::{Store, to_ms};
 
 /// A claimed notification.
 #[derive(Debug, Clone)]
@@ -42,24 +43,14 @@ impl Store {
         limit: i64,
         lease: Duration,
     ) -> sqlx::Result<Vec<NotificationRow>> {
-        let lock = match self.backend() {
-            Backend::Postgres => " FOR UPDATE SKIP LOCKED",
-            Backend::Sqlite => "",
-        };
+        let due = "SELECT id FROM notifications WHERE (state = 'pending' AND next_attempt_at <= $2) \
+             OR (state = 'sending' AND lease_until < $2) ORDER BY next_attempt_at, id LIMIT $3";
         let sql = format!(
-            "UPDATE notifications SET state = 'sending', lease_until = $1, attempts = attempts + 1 WHERE id IN \
-                 (SELECT id FROM notifications WHERE (state = 'pending' AND next_attempt_at <= $2) \
-                     OR (state = 'sending' AND lease_until < $2) ORDER BY next_attempt_at, id LIMIT $3{lock}) \
-             RETURNING id, event, payload, attempts"
+            "UPDATE notifications SET state = 'sending', lease_until = $1, attempts = attempts + 1 \
+             WHERE {} RETURNING id, event, payload, attempts",
+            claimed_ids(self.backend(), due, IdMatch::In)
         );
-        let mut tx = self.begin_write().await?;
-        let rows: Vec<(i64, String, String, i64)> = sqlx::query_as(&sql)
-            .bind(to_ms(now + lease))
-            .bind(to_ms(now))
-            .bind(limit)
-            .fetch_all(&mut *tx.tx)
-            .await?;
-        tx.commit().await?;
+        let rows: Vec<(i64, String, String, i64)> = claim(self, &sql, now, lease, limit).await?;
         Ok(rows
             .into_iter()
             .map(|(id, event, payload, attempts)| NotificationRow {

@@ -11,7 +11,8 @@ use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use sqlx::AnyConnection;
 
-use super::{Backend, Store, from_ms, to_ms};
+use super::claim::{IdMatch, claim, claimed_ids};
+use super::{Store, from_ms, to_ms};
 use crate::channels::outbound::{OutboundBody, OutboundMessage};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -186,32 +187,16 @@ impl Store {
         limit: i64,
         lease: Duration,
     ) -> anyhow::Result<Vec<OutboxRow>> {
-        let select = match self.backend() {
-            Backend::Postgres => {
-                "SELECT id FROM outbox WHERE state = 'pending' AND next_attempt_at <= $2 \
-                 AND {HEAD_OF_RECIPIENT_QUEUE} \
-                 ORDER BY next_attempt_at, id LIMIT $3 FOR UPDATE SKIP LOCKED"
-            }
-            // SQLite: the writer lock makes the select-and-update atomic.
-            Backend::Sqlite => {
-                "SELECT id FROM outbox WHERE state = 'pending' AND next_attempt_at <= $2 \
-                 AND {HEAD_OF_RECIPIENT_QUEUE} \
-                 ORDER BY next_attempt_at, id LIMIT $3"
-            }
-        };
-        let select = select.replace("{HEAD_OF_RECIPIENT_QUEUE}", HEAD_OF_RECIPIENT_QUEUE);
+        let due = format!(
+            "SELECT id FROM outbox WHERE state = 'pending' AND next_attempt_at <= $2 \
+             AND {HEAD_OF_RECIPIENT_QUEUE} ORDER BY next_attempt_at, id LIMIT $3"
+        );
         let sql = format!(
             "UPDATE outbox SET state = 'sending', lease_until = $1, attempts = attempts + 1 \
-             WHERE id IN ({select}) AND state = 'pending' RETURNING {COLUMNS}"
+             WHERE {} AND state = 'pending' RETURNING {COLUMNS}",
+            claimed_ids(self.backend(), &due, IdMatch::In)
         );
-        let mut tx = self.begin_write().await?;
-        let rows: Vec<Raw> = sqlx::query_as(&sql)
-            .bind(to_ms(now + lease))
-            .bind(to_ms(now))
-            .bind(limit)
-            .fetch_all(&mut *tx.tx)
-            .await?;
-        tx.commit().await?;
+        let rows: Vec<Raw> = claim(self, &sql, now, lease, limit).await?;
         let mut out = rows
             .into_iter()
             .map(from_raw)

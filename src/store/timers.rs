@@ -7,7 +7,8 @@ use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use sqlx::AnyConnection;
 
-use super::{Backend, Store, from_ms, to_ms};
+use super::claim::{IdMatch, claim, claimed_ids};
+use super::{Store, from_ms, to_ms};
 
 /// A timer to schedule.
 #[derive(Debug, Clone)]
@@ -128,23 +129,12 @@ impl Store {
     ) -> sqlx::Result<Vec<TimerRow>> {
         const DUE: &str = "SELECT id FROM timers WHERE (state = 'pending' AND due_at <= $2) \
              OR (state = 'running' AND lease_until < $2) ORDER BY due_at, id LIMIT $3";
-        let claimed = match self.backend() {
-            Backend::Postgres => format!("id = ANY(ARRAY({DUE} FOR UPDATE SKIP LOCKED))"),
-            // The writer lock taken by `begin_write` makes select-and-update atomic.
-            Backend::Sqlite => format!("id IN ({DUE})"),
-        };
+        let claimed = claimed_ids(self.backend(), DUE, IdMatch::AnyArray);
         let sql = format!(
             "UPDATE timers SET state = 'running', lease_until = $1, attempts = attempts + 1 \
              WHERE {claimed} RETURNING {COLUMNS}"
         );
-        let mut tx = self.begin_write().await?;
-        let rows: Vec<Raw> = sqlx::query_as(&sql)
-            .bind(to_ms(now + lease))
-            .bind(to_ms(now))
-            .bind(limit)
-            .fetch_all(&mut *tx.tx)
-            .await?;
-        tx.commit().await?;
+        let rows: Vec<Raw> = claim(self, &sql, now, lease, limit).await?;
         let mut timers: Vec<TimerRow> = rows.into_iter().map(from_raw).collect();
         timers.sort_by_key(|t| (t.due_at, t.id));
         Ok(timers)
