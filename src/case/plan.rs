@@ -18,7 +18,7 @@ use sqlx::AnyConnection;
 
 use super::timers::{CaseTimer, DeadlinePayload, FollowupPayload, TimerKind, WindowPayload};
 use crate::escalation::Policies;
-use crate::store::scheduling::cancel_pending_except;
+use crate::store::timers::cancel_pending_except;
 use crate::store::timers::schedule;
 use crate::store::{ConversationRow, EscalationRow, EscalationState, NewTimer, to_ms};
 

@@ -30,7 +30,7 @@ use tracing::Instrument;
 
 use super::handler::TimerHandler;
 use crate::conversation::Clock;
-use crate::store::scheduling::complete_claimed_timer;
+use crate::store::timers::complete_claimed_timer;
 use crate::store::{Backend, Store, TimerRow};
 
 /// Longest a claimed timer may stay `running` before another instance takes

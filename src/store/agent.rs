@@ -322,13 +322,7 @@ pub async fn lock_escalation(
         Backend::Postgres => " FOR UPDATE",
         Backend::Sqlite => "",
     };
-    let row = sqlx::query(&format!(
-        "SELECT {COLUMNS} FROM escalations WHERE id = $1{lock}"
-    ))
-    .bind(id)
-    .fetch_optional(&mut *conn)
-    .await?;
-    row.as_ref().map(from_row).transpose()
+    super::escalations::escalation_by_id(conn, id, lock).await
 }
 
 /// Inside a write transaction: the compare-and-set claim. Only a `waiting`

@@ -307,11 +307,8 @@ pub struct EscalationFilter {
 
 impl Store {
     pub async fn escalation(&self, id: i64) -> sqlx::Result<Option<EscalationRow>> {
-        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM escalations WHERE id = $1"))
-            .bind(id)
-            .fetch_optional(self.pool())
-            .await?;
-        row.as_ref().map(from_row).transpose()
+        let mut conn = self.pool().acquire().await?;
+        escalation_in(&mut conn, id).await
     }
 
     /// Escalations ordered by deadline, soonest first.
@@ -347,4 +344,47 @@ impl Store {
             })
             .collect())
     }
+}
+
+/// Inside a transaction: one escalation by id.
+pub async fn escalation_in(
+    conn: &mut AnyConnection,
+    id: i64,
+) -> sqlx::Result<Option<EscalationRow>> {
+    escalation_by_id(conn, id, "").await
+}
+
+/// One escalation by id, `suffix` appended to the query (a row lock): the
+/// one query every "escalation by id" goes through.
+pub(super) async fn escalation_by_id(
+    conn: &mut AnyConnection,
+    id: i64,
+    suffix: &str,
+) -> sqlx::Result<Option<EscalationRow>> {
+    let row = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM escalations WHERE id = $1{suffix}"
+    ))
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+/// Inside a transaction: whether the escalation's history has an event of
+/// `kind` with exactly this `detail` (one record per fact).
+pub async fn has_event(
+    conn: &mut AnyConnection,
+    escalation_id: i64,
+    kind: &str,
+    detail: &serde_json::Value,
+) -> sqlx::Result<bool> {
+    let found: Option<i64> = sqlx::query_scalar(
+        "SELECT id FROM escalation_events WHERE escalation_id = $1 AND kind = $2 AND detail = $3 LIMIT 1",
+    )
+    .bind(escalation_id)
+    .bind(kind)
+    .bind(detail.to_string())
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(found.is_some())
 }

@@ -18,7 +18,6 @@ mod intake_sql;
 pub mod labelled;
 pub mod notifications;
 mod outbox;
-pub mod scheduling;
 pub mod timers;
 mod turns;
 mod unanswered;
@@ -41,7 +40,7 @@ pub use escalations::{
 };
 pub use intake::{IngestOutcome, NewDelivery};
 pub use intake_batch::{GroupCommit, IntakeQueue, IntakeWriter};
-pub use outbox::{NewOutbound, OutboxRow, OutboxState, SendFailure, enqueue};
+pub use outbox::{NewOutbound, OutboxRow, OutboxState, SendFailure, agent_replied_since, enqueue};
 pub use timers::{NewTimer, TimerRow};
 pub use turns::{NewTurn, PendingMessage, TurnRecord, record_turn, set_turn_reply};
 

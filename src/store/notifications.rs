@@ -97,3 +97,27 @@ impl Store {
         Ok(())
     }
 }
+
+impl Store {
+    /// No receiver is configured: the notification is recorded as skipped
+    /// instead of being retried forever.
+    pub async fn notification_skipped(&self, id: i64, reason: &str) -> sqlx::Result<()> {
+        let _writer = self.writer().await;
+        sqlx::query("UPDATE notifications SET state = 'skipped', lease_until = NULL, last_error = $1 WHERE id = $2")
+            .bind(reason)
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+
+    /// When the next pending notification is due, for the notifier's sleep.
+    pub async fn next_notification_due(&self) -> sqlx::Result<Option<DateTime<Utc>>> {
+        let at: Option<i64> = sqlx::query_scalar(
+            "SELECT MIN(next_attempt_at) FROM notifications WHERE state = 'pending'",
+        )
+        .fetch_one(self.pool())
+        .await?;
+        Ok(at.map(super::from_ms))
+    }
+}

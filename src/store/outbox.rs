@@ -358,3 +358,20 @@ impl Store {
         rows.into_iter().map(from_raw).collect()
     }
 }
+
+/// Inside a transaction: whether an agent's message to this conversation was
+/// queued at or after `since`.
+pub async fn agent_replied_since(
+    conn: &mut AnyConnection,
+    conversation_id: i64,
+    since: DateTime<Utc>,
+) -> sqlx::Result<bool> {
+    let found: Option<i64> = sqlx::query_scalar(
+        "SELECT id FROM outbox WHERE conversation_id = $1 AND purpose = 'agent' AND created_at >= $2 LIMIT 1",
+    )
+    .bind(conversation_id)
+    .bind(to_ms(since))
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(found.is_some())
+}

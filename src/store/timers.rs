@@ -164,3 +164,61 @@ impl Store {
         Ok(at.map(from_ms))
     }
 }
+
+/// Inside the transaction that commits a timer's effects: marks it done,
+/// but only if it is still held by the claim that fired it (`attempts` is
+/// the claim's generation). `false` means another instance took it over
+/// after our lease expired: the caller must roll back, so the effects are
+/// committed once.
+pub async fn complete_claimed_timer(
+    conn: &mut AnyConnection,
+    id: i64,
+    attempts: i64,
+    now: DateTime<Utc>,
+) -> sqlx::Result<bool> {
+    let changed = sqlx::query(
+        "UPDATE timers SET state = 'done', fired_at = $1, lease_until = NULL \
+         WHERE id = $2 AND state = 'running' AND attempts = $3",
+    )
+    .bind(to_ms(now))
+    .bind(id)
+    .bind(attempts)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    Ok(changed == 1)
+}
+
+/// Inside a transaction: cancels an escalation's pending timers of `kind`
+/// except the one whose dedupe key is `keep` (the timer that is still right).
+pub async fn cancel_pending_except(
+    conn: &mut AnyConnection,
+    escalation_id: i64,
+    kind: &str,
+    keep: Option<&str>,
+) -> sqlx::Result<u64> {
+    Ok(sqlx::query(
+        "UPDATE timers SET state = 'cancelled' WHERE escalation_id = $1 AND kind = $2 AND state = 'pending' \
+         AND (dedupe_key IS NULL OR $3 IS NULL OR dedupe_key <> $3)",
+    )
+    .bind(escalation_id)
+    .bind(kind)
+    .bind(keep)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected())
+}
+
+impl Store {
+    /// A timer that kept failing: kept for inspection, never fired again.
+    pub async fn fail_timer(&self, id: i64, error: &str) -> sqlx::Result<()> {
+        // The row has no error column: the error goes to the log, the state says it gave up.
+        tracing::error!(timer_id = id, %error, "timer failed too often; giving up");
+        let _writer = self.writer().await;
+        sqlx::query("UPDATE timers SET state = 'failed', lease_until = NULL WHERE id = $1")
+            .bind(id)
+            .execute(self.pool())
+            .await?;
+        Ok(())
+    }
+}

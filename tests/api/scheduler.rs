@@ -22,8 +22,8 @@ use ventana::config::Config;
 use ventana::escalation::templates::TemplateConfig;
 use ventana::notify::Notifier;
 use ventana::startup::Application;
+use ventana::store::escalations::escalation_in;
 use ventana::store::escalations::{add_event, insert_escalation, set_state};
-use ventana::store::scheduling::escalation_in;
 use ventana::store::{
     ConversationRow, EscalationRow, EscalationState, NewEscalation, NewOutbound, OutboxState,
     Owner, Store, conversation_in, set_owner,

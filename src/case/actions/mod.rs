@@ -106,15 +106,11 @@ fn check(row: Option<EscalationRow>, actor: &Actor) -> Result<EscalationRow, Ref
     }
 }
 
-async fn reread(tx: &mut WriteTx, id: i64) -> sqlx::Result<EscalationRow> {
-    let row = sqlx::query(&format!(
-        "SELECT {} FROM escalations WHERE id = $1",
-        store::escalations::COLUMNS
-    ))
-    .bind(id)
-    .fetch_one(&mut *tx.tx)
-    .await?;
-    store::escalations::from_row(&row)
+/// The escalation as the transaction left it (it is locked, so it exists).
+async fn reread(tx: &mut WriteTx, id: i64) -> anyhow::Result<EscalationRow> {
+    store::escalations::escalation_in(&mut tx.tx, id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("escalation {id} vanished inside its own transaction"))
 }
 
 /// Takes a waiting escalation. Of concurrent claims exactly one wins: the

@@ -15,8 +15,8 @@ use crate::case::plan::{keepalive_key, plan_escalation_timers};
 use crate::case::texts::TextId;
 use crate::channels::outbound::OutboundBody;
 use crate::notify::{NotificationEvent, escalation_payload, queue_notification};
+use crate::store::agent_replied_since;
 use crate::store::escalations::add_event;
-use crate::store::scheduling::agent_replied_since;
 use crate::store::timers::schedule;
 use crate::store::{EscalationState, TimerRow, enqueue, to_ms};
 

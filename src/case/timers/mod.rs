@@ -31,7 +31,7 @@ use crate::conversation::window::WindowState;
 use crate::escalation::Policies;
 use crate::scheduler::{TimerHandler, TimerLoop};
 use crate::store::escalations::add_event;
-use crate::store::scheduling::{escalation_in, has_event};
+use crate::store::escalations::{escalation_in, has_event};
 use crate::store::{
     ConversationRow, EscalationRow, EscalationState, NewTimer, Store, TimerRow, conversation_in,
 };
