@@ -49,10 +49,10 @@ pub mod pipeline;
 pub mod scheduler;
 pub mod startup;
 pub mod store;
-pub mod telemetry;
+pub(crate) mod telemetry;
 #[cfg(any(test, feature = "testkit"))]
 pub mod testkit;
 pub mod triage;
 pub mod vocab;
 pub mod wakeups;
-pub mod worker;
+pub(crate) mod worker;

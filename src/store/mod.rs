@@ -7,18 +7,18 @@
 //! time, so on SQLite every write transaction first takes an in-process lock:
 //! writers queue in Rust instead of failing with `SQLITE_BUSY`.
 
-pub mod agent;
+pub(crate) mod agent;
 mod claim;
 mod conversations;
 pub mod escalations;
-pub mod idempotency;
+pub(crate) mod idempotency;
 mod intake;
 mod intake_batch;
 mod intake_sql;
-pub mod labelled;
-pub mod notifications;
+pub(crate) mod labelled;
+pub(crate) mod notifications;
 mod outbox;
-pub mod timers;
+pub(crate) mod timers;
 mod turns;
 mod unanswered;
 
