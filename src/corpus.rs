@@ -16,7 +16,7 @@ use serde::Deserialize;
 
 use crate::answer::Inbound;
 use crate::channels::model::Channel;
-use crate::triage::TriageClass;
+use crate::vocab::TriageClass;
 
 /// One labelled customer message.
 #[derive(Debug, Clone)]

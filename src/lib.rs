@@ -46,6 +46,7 @@ pub mod knowledge;
 pub mod llm;
 pub mod notify;
 pub mod pipeline;
+pub mod prompts;
 pub mod scheduler;
 pub mod startup;
 pub mod store;

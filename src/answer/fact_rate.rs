@@ -15,11 +15,11 @@
 use std::path::PathBuf;
 
 use super::extractive::{DEFAULT_REPLY_CHARS, clean_markdown, trim_to};
-use super::prompts::TemplateId;
 use super::{AnswerSource, Prompts, Retriever, reply, translation};
 use crate::config::Config;
 use crate::corpus::{Business, Case};
 use crate::knowledge::{Hit, KnowledgeBase};
+use crate::prompts::TemplateId;
 use crate::triage::{Lang, TriageClass, detect_language};
 
 /// Cases counted and replies with every fact, before and after.

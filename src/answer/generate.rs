@@ -6,10 +6,10 @@
 use super::context::{Turn, render_history};
 use super::extractive::{clean_markdown, trim_to};
 use super::grounding::{Grounding, check_grounding};
-use super::prompts::{Prompts, TemplateId};
 use crate::knowledge::Hit;
 use crate::llm::{ChatMessage, LlmClient, LlmError, neutralize_delimiters};
-use crate::triage::Lang;
+use crate::prompts::{Prompts, TemplateId};
+use crate::vocab::Lang;
 
 /// Passages given to the model at most.
 pub const MAX_PASSAGES: usize = 3;

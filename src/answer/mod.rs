@@ -23,7 +23,6 @@ mod fact_rate;
 pub mod generate;
 pub mod grounding;
 mod pick;
-pub mod prompts;
 mod reply;
 #[cfg(test)]
 mod tests;
@@ -37,11 +36,11 @@ use serde::Serialize;
 use crate::channels::model::Channel;
 use crate::knowledge::{Article, Hit, KnowledgeBase};
 use crate::llm::LlmClient;
+pub use crate::prompts::Prompts;
 use crate::triage::model::{FeatureInput, TriageModel};
 use crate::triage::{self, Lang, RetrievalPolicy, Triage, TriageClass, detect_language};
 pub use crate::vocab::EscalationReason;
 pub use context::{QueryScope, Speaker, Turn};
-pub use prompts::Prompts;
 
 /// Where passages come from; implemented by [`KnowledgeBase`] and by test
 /// fakes.

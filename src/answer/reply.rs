@@ -6,10 +6,10 @@
 use super::context::retrieval_query;
 use super::extractive::{channel_limit, trim_to};
 use super::pick::{self, Question, Quote};
-use super::prompts::{Prompts, TemplateId};
 use super::units::Section;
 use super::{AnswerSource, EscalationReason, ExpectedAnswer, Inbound, Reply, ReplyKind};
 use crate::knowledge::{Article, Hit};
+use crate::prompts::{Prompts, TemplateId};
 use crate::triage::{Lang, SmallTalk};
 
 /// Builds replies for one turn.

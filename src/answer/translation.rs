@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use super::Retriever;
 use crate::knowledge::{Article, Hit};
-use crate::triage::Lang;
+use crate::vocab::Lang;
 
 /// The article to quote for `hit` when the customer writes in `lang`;
 /// `None` when the retriever cannot show whole articles.

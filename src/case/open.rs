@@ -21,7 +21,7 @@ use crate::store::escalations::{
     NewEscalation, add_event, insert_escalation, open_escalation_in, update_deadline,
 };
 use crate::store::{ConversationRow, Owner, set_owner};
-use crate::triage::Lang;
+use crate::vocab::Lang;
 
 /// Where a new case goes and when it is due.
 #[derive(Debug, Clone)]

@@ -10,8 +10,8 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use crate::answer::prompts::PromptTemplate;
-use crate::triage::Lang;
+use crate::prompts::PromptTemplate;
+use crate::vocab::Lang;
 
 /// Which scheduler message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 
 use super::config::QueuePolicy;
 use crate::conversation::window::{Window, WindowState};
-use crate::triage::TriageClass;
+use crate::vocab::TriageClass;
 
 /// How soon a case needs a person.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

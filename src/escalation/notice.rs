@@ -204,7 +204,7 @@ mod tests {
         use crate::escalation::{
             EscalationConfig, Policies, QueuePolicy, Wording, out_of_hours_text,
         };
-        use crate::triage::Lang;
+        use crate::vocab::Lang;
         use chrono::TimeZone;
 
         /// The out-of-hours notice for a case created at `now` in `queue`, in the

@@ -16,7 +16,7 @@ use std::hash::Hash;
 use serde::{Deserialize, Serialize};
 
 use super::config::Policies;
-use crate::triage::Lang;
+use crate::vocab::Lang;
 
 /// One template as configured; checked by [`validate_templates`].
 #[derive(Debug, Clone, Deserialize)]

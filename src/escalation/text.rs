@@ -13,7 +13,7 @@ use chrono_tz::Tz;
 use super::hours::{BusinessHours, Period, WEEKDAYS};
 use super::notice::{ExpectedReply, OutOfHoursNotice};
 use super::wording::{Wording, fill};
-use crate::triage::Lang;
+use crate::vocab::Lang;
 
 /// Up to this many minutes away, a reply is promised "in about N minutes".
 const MINUTES_HORIZON: i64 = 60;

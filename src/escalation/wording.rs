@@ -5,7 +5,7 @@
 //! [`Wording`] borrowing its own strings and passes it to the same
 //! functions. Placeholders are `{name}`; each field says which it takes.
 
-use crate::triage::Lang;
+use crate::vocab::Lang;
 
 /// Everything [`super::text`] says, in one language.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

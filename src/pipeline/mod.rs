@@ -29,7 +29,7 @@ use crate::config::{Config, PipelineConfig};
 use crate::conversation::Clock;
 use crate::escalation::{Policies, Priority};
 use crate::store::{self, ConversationRow, NewTurn, Owner, PendingMessage, Store};
-use crate::triage::Lang;
+use crate::vocab::Lang;
 use crate::wakeups::Wakeups;
 
 /// Poll interval when nothing signals new messages (other instances).

@@ -15,11 +15,11 @@
 use serde_json::{Value, json};
 
 use super::{Basis, Lang, Triage, TriageClass, TriageSource};
-use crate::answer::prompts::{Prompts, TemplateId};
 use crate::knowledge::Hit;
 use crate::llm::{
     ChatMessage, LlmClient, LlmError, OutputSchema, neutralize_delimiters, record_fallback,
 };
+use crate::prompts::{Prompts, TemplateId};
 
 /// The JSON schema the model must follow.
 pub fn schema() -> OutputSchema {

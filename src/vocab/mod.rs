@@ -4,9 +4,11 @@
 //! Nothing here imports another module of the crate.
 
 mod escalation_reason;
+mod lang;
 mod reply_kind;
 mod triage_class;
 
 pub use escalation_reason::EscalationReason;
+pub use lang::Lang;
 pub use reply_kind::TurnReply;
 pub use triage_class::TriageClass;

@@ -20,7 +20,7 @@ use crate::store::escalations::{add_event, mark_first_response};
 use crate::store::idempotency::{Claim, IdempotencyKey, claim_key, record_response};
 use crate::store::timers;
 use crate::store::{self, ConversationRow, EscalationRow, EscalationState, OutboxState, Store};
-use crate::triage::Lang;
+use crate::vocab::Lang;
 
 /// WhatsApp's limit on a text message body.
 pub const MAX_TEXT_CHARS: usize = 4096;

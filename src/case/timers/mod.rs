@@ -35,7 +35,7 @@ use crate::store::escalations::{escalation_in, has_event};
 use crate::store::{
     ConversationRow, EscalationRow, EscalationState, NewTimer, Store, TimerRow, conversation_in,
 };
-use crate::triage::Lang;
+use crate::vocab::Lang;
 use crate::wakeups::Wakeups;
 
 /// The timer loop with the case's handler.

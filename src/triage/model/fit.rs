@@ -8,7 +8,7 @@ use ndarray::{Array1, Array2};
 
 use super::features::{FeatureLayout, SparseVector};
 use super::{OperatingPoint, Provenance, TriageModel};
-use crate::triage::TriageClass;
+use crate::vocab::TriageClass;
 
 /// Column order of the weights.
 pub const CLASS_ORDER: [TriageClass; 3] =

@@ -12,7 +12,7 @@
 use serde::Serialize;
 
 use super::{Gates, OperatingPoint, Probabilities, decide};
-use crate::triage::TriageClass;
+use crate::vocab::TriageClass;
 
 /// Share of the messages that need a person the bot may answer, on the
 /// tuning businesses. Below the 2 % target, to leave room for a business

@@ -11,7 +11,7 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use crate::triage::Lang;
+use crate::vocab::Lang;
 
 /// Every template the bot uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
