@@ -4,18 +4,21 @@
 //! `VENTANA_<SECTION>__<KEY>` (for example `VENTANA_META__APP_SECRET`).
 //! Everything has an embedded default, so `ventana serve` with no file and no
 //! variables runs on SQLite, Qdrant Edge and extractive answers. Secrets are
-//! [`SecretString`]s: they never print, in logs or in error messages. A wrong
+//! `SecretString`s: they never print, in logs or in error messages. A wrong
 //! value stops the start with a message that names the key.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::ExposeSecret;
 use serde::Deserialize;
 
+pub use crate::channels::config::{MessengerPage, MetaConfig, SenderConfig, WhatsappNumber};
 use crate::escalation::EscalationConfig;
 use crate::knowledge::{EmbeddingsConfig, QdrantConfig, RetrievalConfig};
+pub use crate::llm::LlmConfig;
+pub use crate::telemetry::LogFormat;
 
 /// The whole configuration. Field docs are the reference; the README lists
 /// the same keys with their environment names.
@@ -69,14 +72,6 @@ pub struct Config {
     pub notifications: crate::notify::NotificationsConfig,
 }
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum LogFormat {
-    #[default]
-    Pretty,
-    Json,
-}
-
 /// The HTTP listener's connection limits (`[http]`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -94,115 +89,6 @@ impl Default for HttpConfig {
         Self {
             header_read_timeout_ms: 10_000,
             idle_timeout_ms: 60_000,
-        }
-    }
-}
-
-/// Meta app and Graph API settings (`[meta]`).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct MetaConfig {
-    /// App secret used to check `X-Hub-Signature-256`. Without it every
-    /// webhook POST is refused. `VENTANA_META__APP_SECRET`.
-    #[serde(default)]
-    pub app_secret: Option<SecretString>,
-    /// Token echoed in the GET verification handshake. `VENTANA_META__VERIFY_TOKEN`.
-    #[serde(default)]
-    pub verify_token: Option<SecretString>,
-    /// Default WhatsApp Cloud API token. `VENTANA_META__ACCESS_TOKEN`.
-    #[serde(default)]
-    pub access_token: Option<SecretString>,
-    /// Default Messenger page token. `VENTANA_META__PAGE_TOKEN`.
-    #[serde(default)]
-    pub page_token: Option<SecretString>,
-    /// `VENTANA_META__GRAPH_API_BASE`.
-    #[serde(default = "default_graph_base")]
-    pub graph_api_base: String,
-    /// `VENTANA_META__GRAPH_API_VERSION`.
-    #[serde(default = "default_graph_version")]
-    pub graph_api_version: String,
-    /// WhatsApp numbers with their own tokens (`[[meta.whatsapp_numbers]]`).
-    #[serde(default)]
-    pub whatsapp_numbers: Vec<WhatsappNumber>,
-    /// Messenger / Instagram pages with their own tokens (`[[meta.pages]]`).
-    #[serde(default)]
-    pub pages: Vec<MessengerPage>,
-}
-
-impl Default for MetaConfig {
-    fn default() -> Self {
-        Self {
-            app_secret: None,
-            verify_token: None,
-            access_token: None,
-            page_token: None,
-            graph_api_base: default_graph_base(),
-            graph_api_version: default_graph_version(),
-            whatsapp_numbers: Vec::new(),
-            pages: Vec::new(),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct WhatsappNumber {
-    pub phone_number_id: String,
-    /// Falls back to `meta.access_token`.
-    #[serde(default)]
-    pub access_token: Option<SecretString>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct MessengerPage {
-    pub page_id: String,
-    /// Falls back to `meta.page_token`.
-    #[serde(default)]
-    pub page_token: Option<SecretString>,
-}
-
-/// Outbox delivery (`[sender]`).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct SenderConfig {
-    /// Concurrent sends. `VENTANA_SENDER__CONCURRENCY`.
-    pub concurrency: usize,
-    /// Attempts before a retryable failure becomes permanent.
-    pub max_attempts: u32,
-    /// First retry delay; doubles each attempt, with jitter.
-    pub backoff_base_ms: u64,
-    /// Longest retry delay.
-    pub backoff_max_ms: u64,
-    /// Minimum spacing between messages to one customer (Meta's pair rate
-    /// limit is about one every 6 s) once the burst below is used up.
-    pub pair_interval_ms: u64,
-    /// Messages one customer may receive back to back before pacing applies.
-    pub pair_burst: u32,
-    /// Mark inbound WhatsApp messages as read (with typing indicator) before replying.
-    pub mark_read: bool,
-    /// How long a claimed row may stay in flight before it counts as
-    /// interrupted; keep it above `request_timeout_ms`, or a slow send that
-    /// then succeeds is first reported as interrupted.
-    pub lease_ms: u64,
-    /// Time limit for one Graph API request. A request that got no answer
-    /// in time may have reached Meta: its row becomes `unknown`, never sent
-    /// again. `VENTANA_SENDER__REQUEST_TIMEOUT_MS`.
-    pub request_timeout_ms: u64,
-}
-
-impl Default for SenderConfig {
-    fn default() -> Self {
-        Self {
-            concurrency: 8,
-            max_attempts: 8,
-            backoff_base_ms: 500,
-            backoff_max_ms: 5 * 60 * 1000,
-            pair_interval_ms: 6_000,
-            pair_burst: 5,
-            mark_read: true,
-            lease_ms: 60_000,
-            request_timeout_ms: 30_000,
         }
     }
 }
@@ -265,39 +151,6 @@ pub enum Role {
     Admin,
 }
 
-/// An OpenAI-compatible chat model (`[llm]`). Unset `base_url` means no LLM:
-/// rule-based triage and extractive answers.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct LlmConfig {
-    /// `VENTANA_LLM__BASE_URL`, e.g. `https://api.openai.com/v1`.
-    pub base_url: Option<String>,
-    /// `VENTANA_LLM__MODEL`.
-    pub model: Option<String>,
-    /// `VENTANA_LLM__API_KEY`.
-    pub api_key: Option<SecretString>,
-    /// Time limit for one LLM call before falling back to rules.
-    pub timeout_ms: u64,
-}
-
-impl LlmConfig {
-    /// The endpoint, when one is configured (an empty value counts as unset).
-    pub fn endpoint(&self) -> Option<&str> {
-        self.base_url.as_deref().filter(|u| !u.trim().is_empty())
-    }
-}
-
-impl Default for LlmConfig {
-    fn default() -> Self {
-        Self {
-            base_url: None,
-            model: None,
-            api_key: None,
-            timeout_ms: 8_000,
-        }
-    }
-}
-
 fn default_listen() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 8080))
 }
@@ -310,13 +163,6 @@ fn default_knowledge_dir() -> PathBuf {
 fn default_prompts_dir() -> PathBuf {
     PathBuf::from("./prompts")
 }
-fn default_graph_base() -> String {
-    "https://graph.facebook.com".to_owned()
-}
-fn default_graph_version() -> String {
-    "v23.0".to_owned()
-}
-
 /// What one turn may take beyond its remote calls: retrieval, rules and
 /// reading the conversation, with room for a busy machine.
 pub const TURN_LOCAL_WORK: Duration = Duration::from_secs(20);

@@ -29,7 +29,6 @@ use async_openai::error::OpenAIError;
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 
-use crate::config::LlmConfig;
 pub use wire::extract_json_object;
 
 /// Connecting to the endpoint should be quick; a slow connect is a dead
@@ -377,6 +376,39 @@ pub fn neutralize_delimiters(text: &str) -> String {
         }
     }
     out
+}
+
+/// An OpenAI-compatible chat model (`[llm]`). Unset `base_url` means no LLM:
+/// rule-based triage and extractive answers.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LlmConfig {
+    /// `VENTANA_LLM__BASE_URL`, e.g. `https://api.openai.com/v1`.
+    pub base_url: Option<String>,
+    /// `VENTANA_LLM__MODEL`.
+    pub model: Option<String>,
+    /// `VENTANA_LLM__API_KEY`.
+    pub api_key: Option<secrecy::SecretString>,
+    /// Time limit for one LLM call before falling back to rules.
+    pub timeout_ms: u64,
+}
+
+impl LlmConfig {
+    /// The endpoint, when one is configured (an empty value counts as unset).
+    pub fn endpoint(&self) -> Option<&str> {
+        self.base_url.as_deref().filter(|u| !u.trim().is_empty())
+    }
+}
+
+impl Default for LlmConfig {
+    fn default() -> Self {
+        Self {
+            base_url: None,
+            model: None,
+            api_key: None,
+            timeout_ms: 8_000,
+        }
+    }
 }
 
 #[cfg(test)]

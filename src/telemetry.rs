@@ -10,8 +10,6 @@ use std::sync::OnceLock;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tracing_subscriber::EnvFilter;
 
-use crate::config::LogFormat;
-
 /// Qdrant Edge logs internal start-up notices at warn level; only its errors matter here.
 const DEFAULT_FILTER: &str = "info,qdrant_edge=error";
 const QUIET_FILTER: &str = "warn,qdrant_edge=error";
@@ -77,4 +75,13 @@ pub fn init_tracing_quiet() {
         .with_writer(std::io::stderr)
         .compact()
         .try_init();
+}
+
+/// How log lines are written (`log_format`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Pretty,
+    Json,
 }

@@ -2,6 +2,7 @@
 //! check, the Graph API send client with its error mapping, and the outbox
 //! sender that delivers what the rest of ventana decided to say.
 
+pub mod config;
 pub mod graph;
 pub mod messenger;
 pub mod model;

@@ -27,10 +27,10 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
+use super::config::SenderConfig;
 use super::graph::{ErrorClass, GraphClient, GraphError};
 use super::model::Channel;
 use super::outbound::OutboundBody;
-use crate::config::SenderConfig;
 use crate::conversation::Clock;
 use crate::store::{OutboxRow, OutboxState, SendFailure, Store};
 use crate::wakeups::Wakeups;

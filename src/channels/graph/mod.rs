@@ -21,7 +21,7 @@ pub use error::{ErrorClass, GraphError, classify};
 
 use super::model::Channel;
 use super::outbound::OutboundMessage;
-use crate::config::{MetaConfig, SenderConfig};
+use crate::channels::config::{MetaConfig, SenderConfig};
 
 /// Time to establish a TCP + TLS connection to graph.facebook.com. Meta's
 /// edge answers in well under a second; 5 s covers a slow network without
@@ -241,7 +241,7 @@ fn receipt(body: &[u8]) -> SendReceipt {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::{MessengerPage, WhatsappNumber};
+    use crate::channels::config::{MessengerPage, WhatsappNumber};
 
     #[test]
     fn receipts() {
