@@ -29,7 +29,7 @@ use crate::config::{Config, PipelineConfig};
 use crate::conversation::Clock;
 use crate::escalation::{Policies, Priority};
 use crate::store::{self, ConversationRow, NewTurn, Owner, PendingMessage, Store};
-use crate::vocab::Lang;
+use crate::vocab::{Lang, TriageClass};
 use crate::wakeups::Wakeups;
 
 /// Poll interval when nothing signals new messages (other instances).
@@ -346,8 +346,8 @@ impl Pipeline {
             conversation_id: conversation.id,
             message_ids: pending.iter().map(|m| m.id).collect(),
             customer_text: text.to_owned(),
-            lang: plan.lang.clone(),
-            class: plan.class.clone(),
+            lang: plan.lang.map(|l| l.code().to_owned()),
+            class: plan.class.map(|c| c.as_str().to_owned()),
             confidence: plan.confidence,
             reason: plan.reason.clone(),
             triage_source: plan.triage_source.clone(),
@@ -371,26 +371,19 @@ impl Pipeline {
         let mut out_of_hours = None;
         if plan.escalate {
             let escalate = Escalate {
-                priority: if plan.class.as_deref() == Some("urgent") {
-                    Priority::High
-                } else {
-                    Priority::Normal
-                },
+                priority: plan.class.map_or(Priority::Normal, Priority::for_class),
                 queue: plan.queue.as_deref(),
                 triage: CaseTriage {
-                    reason: plan
-                        .escalation_reason
-                        .clone()
-                        .unwrap_or_else(|| plan.class.clone().unwrap_or_default()),
-                    class: plan.class.clone(),
+                    reason: match (plan.escalation_reason, plan.class) {
+                        (Some(reason), _) => reason.as_str().to_owned(),
+                        (None, Some(class)) => class.as_str().to_owned(),
+                        (None, None) => String::new(),
+                    },
+                    class: plan.class.map(|c| c.as_str().to_owned()),
                     confidence: plan.confidence,
                     triage_reason: plan.reason.clone(),
                 },
-                lang: plan
-                    .lang
-                    .as_deref()
-                    .and_then(Lang::parse)
-                    .unwrap_or_default(),
+                lang: plan.lang.unwrap_or_default(),
             };
             out_of_hours = open_for_turn(
                 &mut tx.tx,
@@ -431,7 +424,7 @@ impl Pipeline {
             wake_sender = true;
         }
         sqlx::query("UPDATE conversations SET processing_until = NULL, lang = COALESCE($1, lang) WHERE id = $2")
-            .bind(plan.lang.as_deref())
+            .bind(plan.lang.map(Lang::code))
             .bind(conversation.id)
             .execute(&mut *tx.tx)
             .await?;
@@ -440,7 +433,7 @@ impl Pipeline {
         crate::faults::crash_point("pipeline-after-commit");
         metrics::counter!(
             "ventana_turns_total",
-            "class" => plan.class.clone().unwrap_or_else(|| "none".into()),
+            "class" => plan.class.map_or("none", TriageClass::as_str),
             "decision" => plan.decision.as_str()
         )
         .increment(1);

@@ -2,7 +2,7 @@
 //! a plan (triage, reply, escalation). The bot in [`crate::answer`]
 //! implements it; tests can substitute their own.
 
-use crate::vocab::TurnReply;
+use crate::vocab::{EscalationReason, Lang, TriageClass, TurnReply};
 use async_trait::async_trait;
 
 use crate::channels::model::Channel;
@@ -24,16 +24,16 @@ pub struct TurnContext<'a> {
 /// The bot's decision for one turn.
 #[derive(Debug, Clone)]
 pub struct TurnPlan {
-    pub class: Option<String>,
+    pub class: Option<TriageClass>,
     pub confidence: Option<f64>,
-    pub lang: Option<String>,
+    pub lang: Option<Lang>,
     pub reason: Option<String>,
     /// `rules` or `llm`.
     pub triage_source: Option<String>,
     pub decision: TurnReply,
     pub escalate: bool,
-    /// Why the turn escalates (`urgent`, `needs_person`, `low_confidence`, ...).
-    pub escalation_reason: Option<String>,
+    /// Why the turn escalates.
+    pub escalation_reason: Option<EscalationReason>,
     pub queue: Option<String>,
     pub articles: Vec<String>,
     pub reply: Option<String>,
@@ -94,9 +94,9 @@ impl Responder for BotResponder {
         };
         let triage = &decision.triage;
         Ok(TurnPlan {
-            class: Some(triage.class.as_str().to_owned()),
+            class: Some(triage.class),
             confidence: Some(f64::from(triage.confidence)),
-            lang: Some(triage.lang.code().to_owned()),
+            lang: Some(triage.lang),
             reason: Some(triage.reason.clone()),
             triage_source: serde_json::to_value(triage.source)
                 .ok()
@@ -104,9 +104,7 @@ impl Responder for BotResponder {
             decision: kind,
             escalate: decision.is_escalated(),
             escalation_reason: match decision.escalation {
-                crate::answer::Escalation::Yes { reason } => serde_json::to_value(reason)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_owned)),
+                crate::answer::Escalation::Yes { reason } => Some(reason),
                 crate::answer::Escalation::No => None,
             },
             queue: decision.queue.clone(),

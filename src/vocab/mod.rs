@@ -5,10 +5,12 @@
 
 mod escalation_reason;
 mod lang;
+mod priority;
 mod reply_kind;
 mod triage_class;
 
 pub use escalation_reason::EscalationReason;
 pub use lang::Lang;
+pub use priority::Priority;
 pub use reply_kind::TurnReply;
 pub use triage_class::TriageClass;
