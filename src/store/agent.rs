@@ -1,15 +1,15 @@
 //! Queries behind the agent API: the queue view (escalations joined with
 //! their conversation and the customer's last message), a conversation's
 //! thread (messages, turns with triage and sources, outbound rows, the
-//! escalation history, notes included, in time order), and the row-level
-//! writes of the agent actions (claim, assign, held agent messages).
+//! escalation history, notes included, in time order). The agent actions'
+//! row-level writes live with their tables (`escalations`, `outbox`).
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::{AnyConnection, Row};
+use sqlx::Row;
 
-use super::escalations::{COLUMNS, EscalationFilter, EscalationRow, EscalationState, from_row};
-use super::{Backend, Store, from_ms, to_ms};
+use super::escalations::{COLUMNS, EscalationFilter, EscalationRow, from_row};
+use super::{Store, from_ms};
 use crate::channels::model::Channel;
 use crate::channels::outbound::{MessagingType, OutboundBody, OutboundMessage};
 
@@ -308,85 +308,4 @@ fn shorten(text: &str) -> String {
     } else {
         short
     }
-}
-
-/// Inside a write transaction: reads an escalation, locking its row on
-/// PostgreSQL so concurrent actions on it run one after the other (SQLite
-/// already serializes writers).
-pub async fn lock_escalation(
-    conn: &mut AnyConnection,
-    backend: Backend,
-    id: i64,
-) -> sqlx::Result<Option<EscalationRow>> {
-    let lock = match backend {
-        Backend::Postgres => " FOR UPDATE",
-        Backend::Sqlite => "",
-    };
-    super::escalations::escalation_by_id(conn, id, lock).await
-}
-
-/// Inside a write transaction: the compare-and-set claim. Only a `waiting`
-/// escalation nobody else holds is taken, in one statement, so of two
-/// concurrent claims exactly one changes the row. Returns the rows changed.
-pub async fn claim_escalation(
-    conn: &mut AnyConnection,
-    id: i64,
-    agent: &str,
-    now: DateTime<Utc>,
-) -> sqlx::Result<u64> {
-    Ok(sqlx::query(
-        "UPDATE escalations SET state = 'assigned', assigned_to = $1, updated_at = $2 \
-         WHERE id = $3 AND state = 'waiting' AND (assigned_to IS NULL OR assigned_to = $1)",
-    )
-    .bind(agent)
-    .bind(to_ms(now))
-    .bind(id)
-    .execute(&mut *conn)
-    .await?
-    .rows_affected())
-}
-
-/// Inside a write transaction: sets the agent and the state together.
-pub async fn assign_escalation(
-    conn: &mut AnyConnection,
-    id: i64,
-    agent: &str,
-    state: EscalationState,
-    now: DateTime<Utc>,
-) -> sqlx::Result<()> {
-    sqlx::query(
-        "UPDATE escalations SET assigned_to = $1, state = $2, updated_at = $3 WHERE id = $4",
-    )
-    .bind(agent)
-    .bind(state.as_str())
-    .bind(to_ms(now))
-    .bind(id)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
-}
-
-/// Inside a write transaction: how many agent messages of the conversation
-/// wait for the customer to answer a re-engagement template.
-pub async fn count_held(conn: &mut AnyConnection, conversation_id: i64) -> sqlx::Result<i64> {
-    sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE conversation_id = $1 AND state = 'held'")
-        .bind(conversation_id)
-        .fetch_one(&mut *conn)
-        .await
-}
-
-/// Inside a write transaction: held rows of the conversation become due now.
-pub async fn release_held(
-    conn: &mut AnyConnection,
-    conversation_id: i64,
-    now: DateTime<Utc>,
-) -> sqlx::Result<u64> {
-    Ok(sqlx::query(
-        "UPDATE outbox SET state = 'pending', next_attempt_at = $1 WHERE conversation_id = $2 AND state = 'held'",
-    )
-    .bind(to_ms(now))
-    .bind(conversation_id)
-    .execute(&mut *conn)
-    .await?
-    .rows_affected())
 }

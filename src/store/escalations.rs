@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sqlx::AnyConnection;
 
-use super::{Store, from_ms, to_ms};
+use super::{Backend, Store, from_ms, to_ms};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -387,4 +387,60 @@ pub async fn has_event(
     .fetch_optional(&mut *conn)
     .await?;
     Ok(found.is_some())
+}
+
+/// Inside a write transaction: reads an escalation, locking its row on
+/// PostgreSQL so concurrent actions on it run one after the other (SQLite
+/// already serializes writers).
+pub async fn lock_escalation(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    id: i64,
+) -> sqlx::Result<Option<EscalationRow>> {
+    let lock = match backend {
+        Backend::Postgres => " FOR UPDATE",
+        Backend::Sqlite => "",
+    };
+    escalation_by_id(conn, id, lock).await
+}
+
+/// Inside a write transaction: the compare-and-set claim. Only a `waiting`
+/// escalation nobody else holds is taken, in one statement, so of two
+/// concurrent claims exactly one changes the row. Returns the rows changed.
+pub async fn claim_escalation(
+    conn: &mut AnyConnection,
+    id: i64,
+    agent: &str,
+    now: DateTime<Utc>,
+) -> sqlx::Result<u64> {
+    Ok(sqlx::query(
+        "UPDATE escalations SET state = 'assigned', assigned_to = $1, updated_at = $2 \
+         WHERE id = $3 AND state = 'waiting' AND (assigned_to IS NULL OR assigned_to = $1)",
+    )
+    .bind(agent)
+    .bind(to_ms(now))
+    .bind(id)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected())
+}
+
+/// Inside a write transaction: sets the agent and the state together.
+pub async fn assign_escalation(
+    conn: &mut AnyConnection,
+    id: i64,
+    agent: &str,
+    state: EscalationState,
+    now: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE escalations SET assigned_to = $1, state = $2, updated_at = $3 WHERE id = $4",
+    )
+    .bind(agent)
+    .bind(state.as_str())
+    .bind(to_ms(now))
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
 }

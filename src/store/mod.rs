@@ -40,7 +40,10 @@ pub use escalations::{
 };
 pub use intake::{IngestOutcome, NewDelivery};
 pub use intake_batch::{GroupCommit, IntakeQueue, IntakeWriter};
-pub use outbox::{NewOutbound, OutboxRow, OutboxState, SendFailure, agent_replied_since, enqueue};
+pub use outbox::{
+    NewOutbound, OutboxRow, OutboxState, SendFailure, agent_replied_since, count_held, enqueue,
+    release_held,
+};
 pub use timers::{NewTimer, TimerRow};
 pub use turns::{NewTurn, PendingMessage, TurnRecord, record_turn, set_turn_reply};
 

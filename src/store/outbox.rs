@@ -375,3 +375,28 @@ pub async fn agent_replied_since(
     .await?;
     Ok(found.is_some())
 }
+
+/// Inside a write transaction: how many agent messages of the conversation
+/// wait for the customer to answer a re-engagement template.
+pub async fn count_held(conn: &mut AnyConnection, conversation_id: i64) -> sqlx::Result<i64> {
+    sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE conversation_id = $1 AND state = 'held'")
+        .bind(conversation_id)
+        .fetch_one(&mut *conn)
+        .await
+}
+
+/// Inside a write transaction: held rows of the conversation become due now.
+pub async fn release_held(
+    conn: &mut AnyConnection,
+    conversation_id: i64,
+    now: DateTime<Utc>,
+) -> sqlx::Result<u64> {
+    Ok(sqlx::query(
+        "UPDATE outbox SET state = 'pending', next_attempt_at = $1 WHERE conversation_id = $2 AND state = 'held'",
+    )
+    .bind(to_ms(now))
+    .bind(conversation_id)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected())
+}

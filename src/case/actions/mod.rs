@@ -22,8 +22,9 @@ use sqlx::AnyConnection;
 
 use super::plan::schedule_followup;
 use crate::escalation::Policies;
-use crate::store::agent::{assign_escalation, claim_escalation, lock_escalation, release_held};
 use crate::store::escalations::{add_event, set_state};
+use crate::store::escalations::{assign_escalation, claim_escalation, lock_escalation};
+use crate::store::release_held;
 use crate::store::timers;
 use crate::store::{self, EscalationRow, EscalationState, Owner, Store, WriteTx};
 
