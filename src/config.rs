@@ -176,6 +176,18 @@ const NOT_CONFIG_KEYS: &[&str] = &["VENTANA_CONFIG", "VENTANA_TEST_"];
 #[error("configuration: {0}")]
 pub struct ConfigError(String);
 
+impl crate::knowledge::KnowledgeSource for Config {
+    fn knowledge_settings(&self) -> crate::knowledge::KnowledgeSettings {
+        crate::knowledge::KnowledgeSettings {
+            knowledge_dir: self.knowledge_dir.clone(),
+            data_dir: self.data_dir.clone(),
+            retrieval: self.retrieval.clone(),
+            embeddings: self.embeddings.clone(),
+            qdrant: self.qdrant.clone(),
+        }
+    }
+}
+
 impl Config {
     /// Reads the optional TOML file, then `VENTANA_*` variables, and checks
     /// the result.

@@ -18,8 +18,7 @@ use super::indexer::{self, SyncStats};
 use super::loader::{LoadError, article_id, load_dir};
 use super::retrieve::{FUSED_LIMIT, PREFETCH_LIMIT, prepare, query_vectors, rank};
 use super::sparse::SparseEncoder;
-use super::{Hit, RetrievalConfig};
-use crate::config::Config;
+use super::{Hit, KnowledgeSource, RetrievalConfig};
 
 /// Folder of the embedded index below the data directory.
 const EDGE_DIR: &str = "knowledge-index";
@@ -103,16 +102,17 @@ impl KnowledgeBase {
     /// (embedding only what changed since the last run).
     /// An index built for another embedding size stops the start with an
     /// error naming both sizes.
-    pub async fn open(config: &Config) -> anyhow::Result<Arc<KnowledgeBase>> {
+    pub async fn open(config: &impl KnowledgeSource) -> anyhow::Result<Arc<KnowledgeBase>> {
         Self::open_with(config, OnDimensionChange::Fail).await
     }
 
     /// [`open`](Self::open), choosing what an index built for another
     /// embedding size does (`ventana kb index` recreates it).
     pub async fn open_with(
-        config: &Config,
+        config: &impl KnowledgeSource,
         on_change: OnDimensionChange,
     ) -> anyhow::Result<Arc<KnowledgeBase>> {
+        let config = config.knowledge_settings();
         let encoder = Arc::new(SparseEncoder::new()?);
         let dense = DenseEmbedder::from_config(&config.embeddings);
         let dense_dim = match &dense {

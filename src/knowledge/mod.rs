@@ -39,6 +39,34 @@ pub use confidence::{DEFAULT_MIN_CONFIDENCE, Features};
 pub use indexer::SyncStats;
 pub use loader::{LoadError, LoadReport};
 
+/// What the knowledge base needs from the configuration
+/// ([`crate::config::Config`] provides it).
+#[derive(Debug, Clone)]
+pub struct KnowledgeSettings {
+    pub knowledge_dir: std::path::PathBuf,
+    pub data_dir: std::path::PathBuf,
+    pub retrieval: RetrievalConfig,
+    pub embeddings: EmbeddingsConfig,
+    pub qdrant: QdrantConfig,
+}
+
+/// Anything the knowledge base can be opened from.
+pub trait KnowledgeSource {
+    fn knowledge_settings(&self) -> KnowledgeSettings;
+}
+
+impl<T: KnowledgeSource + ?Sized> KnowledgeSource for &T {
+    fn knowledge_settings(&self) -> KnowledgeSettings {
+        (**self).knowledge_settings()
+    }
+}
+
+impl<T: KnowledgeSource + ?Sized> KnowledgeSource for std::sync::Arc<T> {
+    fn knowledge_settings(&self) -> KnowledgeSettings {
+        (**self).knowledge_settings()
+    }
+}
+
 /// One retrieved passage with a calibrated confidence.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Hit {
