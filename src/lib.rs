@@ -5,7 +5,7 @@
 //! [`pipeline`] worker takes each conversation's new messages in order,
 //! [`triage`] classifies them, [`answer`] replies from the [`knowledge`] base
 //! or [`escalation`] hands the case to a person, and every outbound message
-//! leaves through the outbox and the sender in [`channels::sender`]. The
+//! leaves through the outbox and the sender in [`sender`]. The
 //! [`conversation`] module owns the 24-hour window; [`scheduler`] fires the
 //! timers that keep it open. [`startup`] wires it all into one application
 //! that `main` and the tests build the same way.
@@ -48,6 +48,7 @@ pub mod notify;
 pub mod pipeline;
 pub mod prompts;
 pub mod scheduler;
+pub mod sender;
 pub mod startup;
 pub mod store;
 pub(crate) mod telemetry;

@@ -15,13 +15,13 @@ use tokio_util::sync::CancellationToken;
 use crate::answer::Bot;
 use crate::case::Scheduler;
 use crate::channels::graph::GraphClient;
-use crate::channels::sender::{Sender, SenderHealth};
 use crate::config::Config;
 use crate::conversation::Clock;
 use crate::http::AppState;
 use crate::knowledge::KnowledgeBase;
 use crate::notify::Notifier;
 use crate::pipeline::{BotResponder, Pipeline};
+use crate::sender::{Sender, SenderHealth};
 use crate::store::{GroupCommit, IntakeWriter, Store};
 use crate::wakeups::Wakeups;
 

@@ -8,7 +8,6 @@ pub mod messenger;
 pub mod model;
 pub mod outbound;
 mod parse;
-pub mod sender;
 pub mod signature;
 pub mod whatsapp;
 

@@ -19,10 +19,10 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::channels::sender::SenderHealth;
 use crate::config::Config;
 use crate::conversation::Clock;
 use crate::knowledge::KnowledgeBase;
+use crate::sender::SenderHealth;
 use crate::store::Store;
 use crate::wakeups::Wakeups;
 

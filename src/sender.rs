@@ -27,10 +27,10 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
-use super::config::SenderConfig;
-use super::graph::{ErrorClass, GraphClient, GraphError};
-use super::model::Channel;
-use super::outbound::OutboundBody;
+use crate::channels::config::SenderConfig;
+use crate::channels::graph::{ErrorClass, GraphClient, GraphError};
+use crate::channels::model::Channel;
+use crate::channels::outbound::OutboundBody;
 use crate::conversation::Clock;
 use crate::store::{OutboxRow, OutboxState, SendFailure, Store};
 use crate::wakeups::Wakeups;
@@ -343,7 +343,9 @@ impl Sender {
         };
         let window = conversation.window(now);
         let closes_at = match &row.message.messaging_type {
-            Some(super::outbound::MessagingType::MessageTag(_)) => window.human_agent_until,
+            Some(crate::channels::outbound::MessagingType::MessageTag(_)) => {
+                window.human_agent_until
+            }
             _ => window.closes_at.filter(|_| window.is_open()),
         };
         Ok(latest_retry(now, at, closes_at))
