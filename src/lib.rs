@@ -51,6 +51,8 @@ pub mod scheduler;
 pub mod sender;
 pub mod startup;
 pub mod store;
+#[cfg(test)]
+mod structure_tests;
 pub(crate) mod telemetry;
 #[cfg(any(test, feature = "testkit"))]
 pub mod testkit;
