@@ -46,6 +46,7 @@ pub use outbox::{
 };
 pub use timers::{NewTimer, TimerRow};
 pub use turns::{NewTurn, PendingMessage, TurnRecord, record_turn, set_turn_reply};
+pub use unanswered::Asked;
 
 /// How long a request waits for a pooled connection before failing; a
 /// healthy pool answers in microseconds, so seconds mean the database is gone.

@@ -6,9 +6,18 @@
 use chrono::{DateTime, Utc};
 
 use super::{Store, from_ms, to_ms};
-use crate::knowledge::unanswered::Asked;
-use crate::vocab::EscalationReason;
-use crate::vocab::TurnReply;
+use crate::vocab::{EscalationReason, TurnReply};
+
+/// One customer turn the bot could not answer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Asked {
+    pub turn_id: i64,
+    /// The turn's text (one line per coalesced message).
+    pub text: String,
+    /// The language triage detected, if any.
+    pub lang: Option<String>,
+    pub at: DateTime<Utc>,
+}
 
 /// turns.id, customer_text, lang, created_at.
 type AskedRow = (i64, String, Option<String>, i64);

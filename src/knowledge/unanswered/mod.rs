@@ -21,6 +21,7 @@
 
 mod draft;
 
+pub use crate::store::Asked;
 use draft::draft_article;
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, LazyLock};
@@ -64,17 +65,6 @@ const MAX_DRAFT_QUESTIONS: usize = 10;
 const MAX_TITLE_CHARS: usize = 80;
 /// Most words in a proposed article id.
 const MAX_ID_WORDS: usize = 5;
-
-/// One customer turn the bot could not answer.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Asked {
-    pub turn_id: i64,
-    /// The turn's text (one line per coalesced message).
-    pub text: String,
-    /// The language triage detected, if any.
-    pub lang: Option<String>,
-    pub at: DateTime<Utc>,
-}
 
 /// Similar unanswered messages and the article they suggest.
 #[derive(Debug, Clone, PartialEq, Serialize)]
