@@ -67,6 +67,15 @@ fn kb_config(knowledge: &Path, data: &Path, extra: Vec<(String, String)>) -> Con
     Config::load_from(None, env).expect("test configuration")
 }
 
+/// The demo knowledge base with the real embeddings server, as the README
+/// configures it.
+fn demo_with_embeddings(url: &str, data: &Path) -> Config {
+    let knowledge = Path::new(env!("CARGO_MANIFEST_DIR")).join("knowledge");
+    let mut env = Vec::new();
+    with_embeddings(&mut env, url);
+    kb_config(&knowledge, data, env)
+}
+
 fn article(dir: &Path, id: &str, title: &str, body: &str) {
     std::fs::write(
         dir.join(format!("{id}.md")),
@@ -179,11 +188,8 @@ async fn real_embeddings_index_and_search_the_demo_knowledge_base() {
     let Some(url) = server("VENTANA_TEST_EMBEDDINGS_URL") else {
         return;
     };
-    let knowledge = Path::new(env!("CARGO_MANIFEST_DIR")).join("knowledge");
     let data = tempfile::tempdir().unwrap();
-    let mut env = Vec::new();
-    with_embeddings(&mut env, &url);
-    let kb = KnowledgeBase::open(&kb_config(&knowledge, data.path(), env))
+    let kb = KnowledgeBase::open(&demo_with_embeddings(&url, data.path()))
         .await
         .expect("indexing with real embeddings");
     // Written for this test, in the three languages.
@@ -218,11 +224,8 @@ async fn real_embeddings_reach_the_triage_model_trained_on_them() {
     let Some(url) = server("VENTANA_TEST_EMBEDDINGS_URL") else {
         return;
     };
-    let knowledge = Path::new(env!("CARGO_MANIFEST_DIR")).join("knowledge");
     let data = tempfile::tempdir().unwrap();
-    let mut env = Vec::new();
-    with_embeddings(&mut env, &url);
-    let config = kb_config(&knowledge, data.path(), env);
+    let config = demo_with_embeddings(&url, data.path());
     let kb = KnowledgeBase::open(&config).await.unwrap();
     // Configured as the README says, the built-in e5 model is chosen.
     let bot = Bot::from_config(&config).unwrap();

@@ -155,22 +155,17 @@ impl CaseTimer {
     /// Reads a claimed row: its kind, and its payload into that kind's type.
     pub fn from_row(timer: &TimerRow) -> Result<Self, String> {
         let kind: TimerKind = timer.kind.parse()?;
-        let payload = timer.payload.clone().unwrap_or_else(|| json!({}));
-        let bad = |e: serde_json::Error| format!("{} payload: {e}", kind.as_str());
-        Ok(match kind {
-            TimerKind::SlaWarning => {
-                CaseTimer::SlaWarning(serde_json::from_value(payload).map_err(bad)?)
-            }
-            TimerKind::SlaBreach => {
-                CaseTimer::SlaBreach(serde_json::from_value(payload).map_err(bad)?)
-            }
-            TimerKind::Keepalive => {
-                CaseTimer::Keepalive(serde_json::from_value(payload).map_err(bad)?)
-            }
-            TimerKind::Followup => {
-                CaseTimer::Followup(serde_json::from_value(payload).map_err(bad)?)
-            }
-        })
+        // `deserialize` infers each kind's payload type from its variant.
+        let value = timer.payload.clone().unwrap_or_else(|| json!({}));
+        let read = |f: fn(serde_json::Value) -> serde_json::Result<CaseTimer>| {
+            f(value.clone()).map_err(|e| format!("{} payload: {e}", kind.as_str()))
+        };
+        match kind {
+            TimerKind::SlaWarning => read(|v| serde_json::from_value(v).map(CaseTimer::SlaWarning)),
+            TimerKind::SlaBreach => read(|v| serde_json::from_value(v).map(CaseTimer::SlaBreach)),
+            TimerKind::Keepalive => read(|v| serde_json::from_value(v).map(CaseTimer::Keepalive)),
+            TimerKind::Followup => read(|v| serde_json::from_value(v).map(CaseTimer::Followup)),
+        }
     }
 }
 
